@@ -1,0 +1,127 @@
+//! Errors: [`ConfigError`] for settings, [`CacheError`] for stores that fail at run time.
+
+use std::io;
+use std::path::PathBuf;
+
+/// A setting that cannot be used. Every message names the field at fault and what is allowed.
+///
+/// ```
+/// use twat_cache_common::{ConfigError, Policy};
+/// let err = "mru".parse::<Policy>().unwrap_err();
+/// assert_eq!(err.field(), "policy");
+/// assert!(err.to_string().contains("\"lru\""));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A field got a value outside what it allows.
+    #[error("invalid `{field}` = {value}: expected {allowed}")]
+    Invalid {
+        /// The builder method or macro attribute at fault.
+        field: &'static str,
+        /// The value that was given, as text.
+        value: String,
+        /// What the field accepts.
+        allowed: &'static str,
+    },
+    /// A `folder_name` that could escape the cache root or is not a single path component.
+    #[error("invalid `folder_name` {name:?}: {reason}")]
+    FolderName {
+        /// The name as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// Neither `TWAT_CACHE_DIR` nor a platform cache directory is available.
+    #[error("no cache root: set TWAT_CACHE_DIR or use `.cache_dir(path)`")]
+    NoCacheRoot,
+    /// The cache folder could not be created or made private.
+    #[error("cannot prepare cache folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl ConfigError {
+    /// A field got a value it does not allow.
+    pub fn invalid(field: &'static str, value: impl ToString, allowed: &'static str) -> Self {
+        ConfigError::Invalid {
+            field,
+            value: value.to_string(),
+            allowed,
+        }
+    }
+
+    /// The name of the setting at fault (`"maxsize"`, `"ttl"`, `"folder_name"`, ...).
+    pub fn field(&self) -> &'static str {
+        match self {
+            ConfigError::Invalid { field, .. } => field,
+            ConfigError::FolderName { .. } | ConfigError::Folder { .. } => "folder_name",
+            ConfigError::NoCacheRoot => "cache_dir",
+        }
+    }
+}
+
+/// A store that failed at run time. Caches turn these into misses (and a fallback when the
+/// store cannot start); they surface only through the direct store APIs and logs.
+///
+/// ```
+/// use twat_cache_common::CacheError;
+/// let e = CacheError::Corrupt { location: "/tmp/x/ab/cdef".into(), reason: "bad checksum".into() };
+/// assert_eq!(e.to_string(), "corrupt entry at /tmp/x/ab/cdef: bad checksum");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// A file-system operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done ("read", "write", "create", ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A key or value could not be serialized.
+    #[error("cannot encode {what}: {message}")]
+    Encode {
+        /// "key" or "value".
+        what: &'static str,
+        /// The serializer's message.
+        message: String,
+    },
+    /// A stored entry did not decode; it is treated as a miss and deleted.
+    #[error("corrupt entry at {location}: {reason}")]
+    Corrupt {
+        /// Where the entry lives (a path, or a database and key).
+        location: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The backend reported an error of its own.
+    #[error("{backend} backend: {message}")]
+    Backend {
+        /// The backend at fault.
+        backend: crate::Backend,
+        /// Its message.
+        message: String,
+    },
+    /// A settings problem found while opening a store.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl CacheError {
+    /// Wraps an I/O error with the action and path it concerns.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        CacheError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

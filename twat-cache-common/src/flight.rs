@@ -1,0 +1,210 @@
+//! Single-flight: concurrent callers that miss on the same key wait for one computation.
+//!
+//! Our own rather than a crate's: it must serve sync callers (blocking on a condvar) and
+//! async callers (wakers) from one map, must not deadlock when a memoized function recurses
+//! into itself on the same thread, and must wake every waiter when the computing caller
+//! panics or its future is dropped. The crates we looked at each miss one of these.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
+
+use parking_lot::{Condvar, Mutex};
+
+enum State<V> {
+    Pending(Vec<Waker>),
+    Done(V),
+    Abandoned,
+}
+
+/// One computation in progress, shared by its leader and its waiters.
+pub struct Flight<V> {
+    state: Mutex<State<V>>,
+    done: Condvar,
+    leader: ThreadId,
+}
+
+impl<V: Clone> Flight<V> {
+    /// Blocks until the leader finishes. `Some(value)` when it produced one; `None` when it
+    /// panicked, was cancelled, or produced nothing cacheable: the caller should try again
+    /// (and one caller will then compute).
+    pub fn wait(&self) -> Option<V> {
+        let mut state = self.state.lock();
+        loop {
+            match &*state {
+                State::Pending(_) => self.done.wait(&mut state),
+                State::Done(v) => return Some(v.clone()),
+                State::Abandoned => return None,
+            }
+        }
+    }
+
+    /// The async form of [`wait`](Self::wait). The future is `Send` and needs no runtime.
+    pub fn wait_async(self: Arc<Self>) -> FlightWait<V> {
+        FlightWait { flight: self }
+    }
+
+    fn finish(&self, outcome: State<V>) {
+        let wakers = {
+            let mut state = self.state.lock();
+            match std::mem::replace(&mut *state, outcome) {
+                State::Pending(w) => w,
+                previous => {
+                    *state = previous;
+                    Vec::new()
+                }
+            }
+        };
+        self.done.notify_all();
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+/// Future returned by [`Flight::wait_async`].
+pub struct FlightWait<V> {
+    flight: Arc<Flight<V>>,
+}
+
+impl<V: Clone> Future for FlightWait<V> {
+    type Output = Option<V>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<V>> {
+        let mut state = self.flight.state.lock();
+        match &mut *state {
+            State::Pending(wakers) => {
+                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            State::Done(v) => Poll::Ready(Some(v.clone())),
+            State::Abandoned => Poll::Ready(None),
+        }
+    }
+}
+
+/// The outcome of [`SingleFlight::claim`].
+pub enum Claim<'a, K: Hash + Eq + Clone, V: Clone> {
+    /// This caller computes; everyone else with the same key waits for it.
+    Leader(Leader<'a, K, V>),
+    /// Another caller is computing: wait on this flight.
+    Waiter(Arc<Flight<V>>),
+    /// This thread is already computing this key (a function that recurses into itself
+    /// with the same arguments): compute directly rather than deadlock.
+    Reentrant,
+}
+
+/// The computing caller's guard. [`complete`](Leader::complete) hands the value to the
+/// waiters; dropping it without completing (a panic, a cancelled future, an `Err` that is
+/// not cached) wakes them with nothing, and one of them takes over.
+pub struct Leader<'a, K: Hash + Eq + Clone, V: Clone> {
+    owner: &'a SingleFlight<K, V>,
+    key: Option<K>,
+    flight: Arc<Flight<V>>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Leader<'_, K, V> {
+    /// Publishes `value` to every waiter.
+    pub fn complete(mut self, value: V) {
+        self.release(State::Done(value));
+    }
+
+    fn release(&mut self, outcome: State<V>) {
+        if let Some(key) = self.key.take() {
+            let shard = self.owner.shard(&key);
+            let mut map = shard.lock();
+            if map.get(&key).is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
+                map.remove(&key);
+            }
+            drop(map);
+            self.flight.finish(outcome);
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Drop for Leader<'_, K, V> {
+    fn drop(&mut self) {
+        self.release(State::Abandoned);
+    }
+}
+
+/// Flights in progress, by key. Sharded so that misses on different keys rarely meet.
+///
+/// ```
+/// use twat_cache_common::{Claim, SingleFlight};
+/// let sf: SingleFlight<u32, String> = SingleFlight::default();
+/// match sf.claim(7) {
+///     Claim::Leader(leader) => leader.complete("seven".to_string()),
+///     _ => unreachable!("nobody else is computing 7"),
+/// }
+/// ```
+pub struct SingleFlight<K, V> {
+    shards: Box<[Mutex<HashMap<K, Arc<Flight<V>>>>]>,
+    hasher: RandomState,
+}
+
+impl<K, V> Default for SingleFlight<K, V> {
+    fn default() -> Self {
+        SingleFlight {
+            shards: (0..32).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for SingleFlight<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SingleFlight").finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
+    fn shard(&self, key: &K) -> &Mutex<HashMap<K, Arc<Flight<V>>>> {
+        let h = self.hasher.hash_one(key) as usize;
+        &self.shards[h % self.shards.len()]
+    }
+
+    /// Becomes the leader for `key`, or joins the flight already in progress.
+    pub fn claim(&self, key: K) -> Claim<'_, K, V> {
+        self.claim_inner(key, true)
+    }
+
+    /// Like [`claim`](Self::claim), for async callers: no same-thread reentrancy check
+    /// (tasks move between threads, and an async waiter yields instead of blocking).
+    pub fn claim_async(&self, key: K) -> Claim<'_, K, V> {
+        self.claim_inner(key, false)
+    }
+
+    fn claim_inner(&self, key: K, check_reentry: bool) -> Claim<'_, K, V> {
+        let me = std::thread::current().id();
+        let mut map = self.shard(&key).lock();
+        if let Some(f) = map.get(&key) {
+            if check_reentry && f.leader == me {
+                return Claim::Reentrant;
+            }
+            return Claim::Waiter(f.clone());
+        }
+        let flight = Arc::new(Flight {
+            state: Mutex::new(State::Pending(Vec::new())),
+            done: Condvar::new(),
+            leader: me,
+        });
+        map.insert(key.clone(), flight.clone());
+        Claim::Leader(Leader {
+            owner: self,
+            key: Some(key),
+            flight,
+        })
+    }
+
+    /// How many computations are in progress.
+    pub fn in_flight(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+}

@@ -1,0 +1,154 @@
+//! The process-wide registry of caches: behind [`clear_all`], [`stats_all`], and the
+//! background sweeper that keeps expired entries from piling up in idle caches.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::CacheStats;
+
+/// What the registry needs from a cache. Implemented by every cache type; users rarely
+/// implement it, but may, to have their own caches reached by [`clear_all`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use twat_cache_common::{Backend, CacheStats, registry::{self, ManagedCache}};
+/// struct Nothing;
+/// impl ManagedCache for Nothing {
+///     fn stats(&self) -> CacheStats { CacheStats::new("nothing", Backend::Std) }
+///     fn clear(&self) {}
+/// }
+/// let cache: Arc<dyn ManagedCache> = Arc::new(Nothing);
+/// registry::register(&cache);
+/// assert!(twat_cache_common::stats_all().iter().any(|s| s.name == "nothing"));
+/// ```
+pub trait ManagedCache: Send + Sync {
+    /// A snapshot of the cache's stats.
+    fn stats(&self) -> CacheStats;
+    /// Drops every entry of this cache (for a shared store: of this cache's namespace).
+    fn clear(&self);
+    /// Drops expired entries; returns how many. Called by the background sweeper.
+    fn sweep_expired(&self) -> u64 {
+        0
+    }
+    /// How often the sweeper should call [`sweep_expired`](Self::sweep_expired); `None`
+    /// (the default) for caches without a ttl.
+    fn sweep_interval(&self) -> Option<Duration> {
+        None
+    }
+}
+
+struct Registered {
+    cache: Weak<dyn ManagedCache>,
+    next_sweep: Option<Instant>,
+}
+
+fn caches() -> &'static Mutex<Vec<Registered>> {
+    static CACHES: OnceLock<Mutex<Vec<Registered>>> = OnceLock::new();
+    CACHES.get_or_init(Default::default)
+}
+
+/// Wakes the sweeper when a cache registers, so a short interval takes effect at once.
+static WAKE: Condvar = Condvar::new();
+
+/// Adds a cache to the registry. The registry holds a weak reference: a dropped cache
+/// disappears from it. Caches with a [`sweep_interval`](ManagedCache::sweep_interval)
+/// start the background sweeper thread (one per process, started on first need).
+pub fn register(cache: &Arc<dyn ManagedCache>) {
+    let interval = cache.sweep_interval();
+    let mut list = caches().lock();
+    list.retain(|r| r.cache.strong_count() > 0);
+    list.push(Registered {
+        cache: Arc::downgrade(cache),
+        next_sweep: interval.map(|i| Instant::now() + i),
+    });
+    drop(list);
+    if interval.is_some() {
+        start_sweeper();
+        WAKE.notify_all();
+    }
+}
+
+fn live() -> Vec<Arc<dyn ManagedCache>> {
+    caches()
+        .lock()
+        .iter()
+        .filter_map(|r| r.cache.upgrade())
+        .collect()
+}
+
+/// Drops every entry of every registered cache in this process (the Python `clear_cache()`).
+/// On-disk caches drop their own namespace's entries, on disk too.
+///
+/// ```
+/// twat_cache_common::clear_all();
+/// ```
+pub fn clear_all() {
+    for cache in live() {
+        cache.clear();
+    }
+}
+
+/// The stats of every registered cache in this process (the Python `get_stats()`).
+///
+/// ```
+/// let all = twat_cache_common::stats_all();
+/// let json = serde_json::to_string(&all).unwrap();
+/// assert!(json.starts_with('['));
+/// ```
+pub fn stats_all() -> Vec<CacheStats> {
+    live().iter().map(|c| c.stats()).collect()
+}
+
+const MIN_SWEEP: Duration = Duration::from_millis(50);
+const MAX_SWEEP: Duration = Duration::from_secs(60);
+
+/// Clamps a ttl-derived sweep interval to something sane (50 ms ..= 60 s).
+pub fn sweep_interval_for(ttl: Duration) -> Duration {
+    (ttl / 2).clamp(MIN_SWEEP, MAX_SWEEP)
+}
+
+fn start_sweeper() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("twat-cache-sweeper".into())
+            .spawn(sweeper_loop);
+        if let Err(e) = spawned {
+            log::warn!("twat-cache: no background sweeper ({e}); expired entries go when touched");
+        }
+    });
+}
+
+fn sweeper_loop() {
+    loop {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut next = now + MAX_SWEEP;
+        {
+            let mut list = caches().lock();
+            list.retain(|r| r.cache.strong_count() > 0);
+            for r in list.iter_mut() {
+                let Some(at) = r.next_sweep else { continue };
+                if at <= now {
+                    if let Some(c) = r.cache.upgrade() {
+                        let interval = c.sweep_interval().unwrap_or(MAX_SWEEP);
+                        r.next_sweep = Some(now + interval);
+                        next = next.min(now + interval);
+                        due.push(c);
+                    }
+                } else {
+                    next = next.min(at);
+                }
+            }
+        }
+        for cache in due {
+            // A panicking sweep must not kill the sweeper for every other cache.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.sweep_expired()));
+        }
+        let mut list = caches().lock();
+        let until = next.max(Instant::now() + MIN_SWEEP);
+        let _ = WAKE.wait_until(&mut list, until);
+    }
+}

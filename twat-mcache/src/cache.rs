@@ -1,0 +1,308 @@
+//! [`MemoryCache`]: the in-memory cache behind `#[mcache]`.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use twat_cache_common::clock::{deadline, now_nanos};
+use twat_cache_common::registry::{self, ManagedCache};
+use twat_cache_common::stats::Counters;
+use twat_cache_common::{Backend, CacheStats, Claim, Policy, SingleFlight};
+
+use crate::MemoryCacheBuilder;
+use crate::shard::{Lookup, Slot};
+use crate::store::MemoryStore;
+
+struct Core<K, V> {
+    store: MemoryStore<K, V>,
+    flight: SingleFlight<K, V>,
+    counters: Counters,
+    ttl: Option<Duration>,
+    maxsize: Option<usize>,
+    policy: Policy,
+    name: String,
+    kind: &'static str,
+    single_flight: bool,
+}
+
+/// An in-memory cache: sharded, bounded, with ttl and single-flight. Cloning is cheap and
+/// shares the cache.
+///
+/// ```
+/// use twat_mcache::MemoryCache;
+/// let cache = MemoryCache::<String, usize>::builder().maxsize(1_000).build().unwrap();
+/// let len = cache.get_or_insert_with("hello".to_string(), || "hello".len());
+/// assert_eq!(len, 5);
+/// assert_eq!(cache.get("hello"), Some(5));          // String keys are found by &str
+/// assert_eq!(cache.stats().misses, 1);
+/// assert!(cache.remove("hello"));
+/// assert!(cache.is_empty());
+/// ```
+pub struct MemoryCache<K, V> {
+    core: Arc<Core<K, V>>,
+}
+
+impl<K, V> Clone for MemoryCache<K, V> {
+    fn clone(&self) -> Self {
+        MemoryCache {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for MemoryCache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("name", &self.core.name)
+            .field("backend", &self.core.store.backend())
+            .field("maxsize", &self.core.maxsize)
+            .field("ttl", &self.core.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A builder with the defaults: unbounded, no ttl, LRU, single-flight on.
+    pub fn builder() -> MemoryCacheBuilder<K, V> {
+        MemoryCacheBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Self {
+        let core = Arc::new(Core {
+            store: MemoryStore::new(b.policy, b.maxsize),
+            flight: SingleFlight::default(),
+            counters: Counters::default(),
+            ttl: b.ttl,
+            maxsize: b.maxsize,
+            policy: b.policy,
+            name: b.name.unwrap_or_else(|| "unnamed".to_owned()),
+            kind: b.kind,
+            single_flight: b.single_flight,
+        });
+        if b.register {
+            let managed: Arc<dyn ManagedCache> = core.clone();
+            registry::register(&managed);
+        }
+        MemoryCache { core }
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        // Reading the clock costs ~25 ns: only caches with a ttl pay it.
+        if self.core.ttl.is_some() { now_nanos() } else { 0 }
+    }
+
+    /// The stored value for `key`, if present and not expired. Counts a hit or a miss.
+    #[inline]
+    pub fn get<Q: ?Sized + Hash + Eq>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let core = &*self.core;
+        match core.store.get(key, self.now()) {
+            Lookup::Hit(v) => {
+                core.counters.hit();
+                Some(v)
+            }
+            Lookup::Miss => {
+                core.counters.miss();
+                None
+            }
+            Lookup::Expired => {
+                core.counters.expired(1);
+                core.counters.miss();
+                None
+            }
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value; evicts per the policy when
+    /// the cache is full.
+    pub fn insert(&self, key: K, value: V) {
+        let core = &*self.core;
+        let now = self.now();
+        let slot = Slot {
+            value,
+            expires: deadline(core.ttl),
+        };
+        let (evicted, expired) = core.store.insert(key, slot, now);
+        core.counters.insert();
+        core.counters.evicted(evicted);
+        core.counters.expired(expired);
+    }
+
+    /// Removes `key`; true if it was present.
+    pub fn remove<Q: ?Sized + Hash + Eq>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.core.store.remove(key)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) {
+        self.core.store.clear();
+    }
+
+    /// Number of entries (expired entries count until they are swept).
+    pub fn len(&self) -> usize {
+        self.core.store.len()
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The backend serving: [`Backend::Schnellru`] or [`Backend::Std`].
+    pub fn backend(&self) -> Backend {
+        self.core.store.backend()
+    }
+
+    /// The eviction policy.
+    pub fn policy(&self) -> Policy {
+        self.core.policy
+    }
+
+    /// The configured ttl.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.core.ttl
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CacheStats {
+        self.core.stats()
+    }
+
+    /// Direct access to the sharded store (no stats, no single-flight).
+    pub fn inner(&self) -> &MemoryStore<K, V> {
+        &self.core.store
+    }
+
+    /// Drops every expired entry now; returns how many. The background sweeper calls this
+    /// for caches with a ttl, so an idle cache does not keep dead entries.
+    pub fn sweep_expired(&self) -> u64 {
+        self.core.sweep_expired()
+    }
+
+    /// The value for `key`, computing and storing it with `compute` on a miss.
+    ///
+    /// Single-flight: concurrent callers missing on the same key wait for one computation.
+    /// A `compute` that panics wakes the waiters, one of which computes in its place; the
+    /// cache is not poisoned. A `compute` that calls back into this cache with the same key
+    /// on the same thread computes directly instead of deadlocking.
+    pub fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(compute())) {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with) for fallible work: `Ok` values
+    /// are stored and returned, an `Err` is returned and nothing is stored.
+    ///
+    /// ```
+    /// use twat_mcache::MemoryCache;
+    /// let cache = MemoryCache::<u32, u32>::builder().build().unwrap();
+    /// let r: Result<u32, String> = cache.try_get_or_insert_with(1, || Err("down".into()));
+    /// assert!(r.is_err());
+    /// assert!(cache.is_empty(), "errors are not stored");
+    /// ```
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        if let Some(v) = self.get(&key) {
+            return Ok(v);
+        }
+        if !self.core.single_flight {
+            let v = compute()?;
+            self.insert(key, v.clone());
+            return Ok(v);
+        }
+        let mut compute = Some(compute);
+        loop {
+            match self.core.flight.claim(key.clone()) {
+                Claim::Leader(leader) => {
+                    // Another leader may have stored it between our miss and our claim.
+                    if let Some(v) = self.core.store.peek(&key) {
+                        leader.complete(v.clone());
+                        return Ok(v);
+                    }
+                    let compute = compute.take().expect("the leader computes once");
+                    let v = compute()?; // an Err drops `leader`: waiters wake and retry
+                    self.insert(key, v.clone());
+                    leader.complete(v.clone());
+                    return Ok(v);
+                }
+                Claim::Waiter(flight) => {
+                    if let Some(v) = flight.wait() {
+                        return Ok(v);
+                    }
+                    // The leader panicked or failed: try again (maybe as the leader).
+                    if let Some(v) = self.core.store.peek(&key) {
+                        return Ok(v);
+                    }
+                }
+                Claim::Reentrant => {
+                    let compute = compute.take().expect("computed once");
+                    let v = compute()?;
+                    self.insert(key, v.clone());
+                    return Ok(v);
+                }
+            }
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'static> Core<K, V> {
+    fn stats(&self) -> CacheStats {
+        let mut s = CacheStats::new(self.name.clone(), self.store.backend());
+        s.kind = self.kind.to_owned();
+        self.counters.fill(&mut s);
+        s.entries = self.store.len() as u64;
+        s.maxsize = self.maxsize.map(|m| m as u64);
+        s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
+        s
+    }
+
+    fn sweep_expired(&self) -> u64 {
+        if self.ttl.is_none() {
+            return 0;
+        }
+        let n = self.store.remove_expired(now_nanos());
+        self.counters.expired(n);
+        n
+    }
+}
+
+impl<K, V> ManagedCache for Core<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn stats(&self) -> CacheStats {
+        Core::stats(self)
+    }
+    fn clear(&self) {
+        self.store.clear();
+    }
+    fn sweep_expired(&self) -> u64 {
+        Core::sweep_expired(self)
+    }
+    fn sweep_interval(&self) -> Option<Duration> {
+        self.ttl.map(registry::sweep_interval_for)
+    }
+}

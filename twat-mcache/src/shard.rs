@@ -1,0 +1,223 @@
+//! The sharded store core: N independently locked maps, chosen by the key's hash.
+//!
+//! The two memory backends differ only in the map inside each shard ([`ShardMap`]); the
+//! hashing, locking, ttl checks and eviction accounting live here once.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+
+use parking_lot::Mutex;
+use twat_cache_common::clock::is_expired;
+
+/// A stored value and its deadline (see [`twat_cache_common::clock`]; 0 = never).
+#[derive(Debug, Clone)]
+pub struct Slot<V> {
+    /// The value.
+    pub value: V,
+    /// Monotonic deadline in nanoseconds; 0 = never expires.
+    pub expires: u64,
+}
+
+/// What a lookup found.
+pub(crate) enum Lookup<V> {
+    Hit(V),
+    Miss,
+    Expired,
+}
+
+/// One shard's map. `hash` is always computed by the store's shared hasher from the key.
+pub(crate) trait ShardMap<K, V> {
+    fn get<Q: ?Sized + Hash + Eq>(&mut self, hash: u64, key: &Q) -> Option<&mut Slot<V>>
+    where
+        K: Borrow<Q>;
+    fn peek<Q: ?Sized + Hash + Eq>(&self, hash: u64, key: &Q) -> Option<&Slot<V>>
+    where
+        K: Borrow<Q>;
+    fn remove<Q: ?Sized + Hash + Eq>(&mut self, hash: u64, key: &Q) -> bool
+    where
+        K: Borrow<Q>;
+    /// Inserts or replaces; the caller has made room.
+    fn insert(&mut self, hash: u64, key: K, slot: Slot<V>);
+    /// Drops the entry the policy picks; false when empty.
+    fn evict_one(&mut self) -> bool;
+    /// The entry the policy would evict next, if it has expired at `now`, is dropped.
+    fn drop_expired_victim(&mut self, now: u64) -> bool;
+    /// Drops every entry expired at `now`; returns how many.
+    fn remove_expired(&mut self, now: u64) -> u64;
+    fn len(&self) -> usize;
+    fn clear(&mut self);
+    fn keys(&self) -> Vec<K>;
+}
+
+/// N locked shards sharing one hasher.
+pub(crate) struct Sharded<M, S> {
+    shards: Box<[Mutex<M>]>,
+    capacity: Box<[usize]>,
+    hasher: S,
+    shift: u32,
+}
+
+/// How many shards for `maxsize` entries: enough to spread threads, never so many that a
+/// shard holds fewer than 64 entries (which would make the per-shard policy crude).
+pub(crate) fn shard_count(maxsize: Option<usize>) -> usize {
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let wanted = (threads * 8).next_power_of_two().clamp(8, 128);
+    match maxsize {
+        None => wanted,
+        Some(m) => {
+            let by_size = (m / 64).max(1);
+            let pow2 = if by_size.is_power_of_two() {
+                by_size
+            } else {
+                by_size.next_power_of_two() / 2
+            };
+            wanted.min(pow2).max(1)
+        }
+    }
+}
+
+impl<M, S: BuildHasher> Sharded<M, S> {
+    pub(crate) fn new(maxsize: Option<usize>, hasher: S, mut make: impl FnMut(usize) -> M) -> Self {
+        let n = shard_count(maxsize);
+        // The per-shard capacities add up to exactly `maxsize`: it is a hard bound.
+        let capacity: Box<[usize]> = (0..n)
+            .map(|i| match maxsize {
+                None => usize::MAX,
+                Some(m) => m / n + usize::from(i < m % n),
+            })
+            .collect();
+        Sharded {
+            shards: capacity.iter().map(|&c| Mutex::new(make(c))).collect(),
+            capacity,
+            hasher,
+            shift: 64 - n.trailing_zeros(),
+        }
+    }
+
+    #[inline]
+    fn locate<Q: ?Sized + Hash>(&self, key: &Q) -> (u64, usize) {
+        let hash = self.hasher.hash_one(key);
+        // High bits pick the shard; the map inside uses all of them.
+        let index = if self.shards.len() == 1 {
+            0
+        } else {
+            (hash >> self.shift) as usize
+        };
+        (hash, index)
+    }
+
+    pub(crate) fn shard_len(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub(crate) fn lock(&self, i: usize) -> parking_lot::MutexGuard<'_, M> {
+        self.shards[i].lock()
+    }
+}
+
+impl<M, S> Sharded<M, S>
+where
+    S: BuildHasher,
+{
+    #[inline]
+    pub(crate) fn get<K, V, Q>(&self, key: &Q, now: u64) -> Lookup<V>
+    where
+        M: ShardMap<K, V>,
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+        V: Clone,
+    {
+        let (hash, i) = self.locate(key);
+        let mut map = self.shards[i].lock();
+        match map.get(hash, key) {
+            None => Lookup::Miss,
+            Some(slot) if !is_expired(slot.expires, now) => Lookup::Hit(slot.value.clone()),
+            Some(_) => {
+                map.remove(hash, key);
+                Lookup::Expired
+            }
+        }
+    }
+
+    pub(crate) fn peek<K, V, Q>(&self, key: &Q, now: u64) -> Option<V>
+    where
+        M: ShardMap<K, V>,
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+        V: Clone,
+    {
+        let (hash, i) = self.locate(key);
+        let map = self.shards[i].lock();
+        map.peek(hash, key)
+            .filter(|s| !is_expired(s.expires, now))
+            .map(|s| s.value.clone())
+    }
+
+    /// Inserts; returns (evicted, expired) counts.
+    pub(crate) fn insert<K, V>(&self, key: K, slot: Slot<V>, now: u64) -> (u64, u64)
+    where
+        M: ShardMap<K, V>,
+        K: Hash + Eq,
+    {
+        let (hash, i) = self.locate(&key);
+        let cap = self.capacity[i];
+        let mut map = self.shards[i].lock();
+        let mut expired = 0;
+        // Amortized sweeping: each insert retires up to two expired entries at the
+        // policy's end of the queue, so a ttl cache under writes never fills with the dead.
+        if now != 0 {
+            while expired < 2 && map.drop_expired_victim(now) {
+                expired += 1;
+            }
+        }
+        let mut evicted = 0;
+        if map.len() >= cap && map.peek(hash, &key).is_none() {
+            while map.len() >= cap && map.evict_one() {
+                evicted += 1;
+            }
+        }
+        map.insert(hash, key, slot);
+        (evicted, expired)
+    }
+
+    pub(crate) fn remove<K, V, Q>(&self, key: &Q) -> bool
+    where
+        M: ShardMap<K, V>,
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let (hash, i) = self.locate(key);
+        self.shards[i].lock().remove(hash, key)
+    }
+
+    pub(crate) fn len<K, V>(&self) -> usize
+    where
+        M: ShardMap<K, V>,
+    {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub(crate) fn clear<K, V>(&self)
+    where
+        M: ShardMap<K, V>,
+    {
+        for s in self.shards.iter() {
+            s.lock().clear();
+        }
+    }
+
+    pub(crate) fn remove_expired<K, V>(&self, now: u64) -> u64
+    where
+        M: ShardMap<K, V>,
+    {
+        // One shard at a time, so callers of other shards are never held up.
+        self.shards.iter().map(|s| s.lock().remove_expired(now)).sum()
+    }
+
+    pub(crate) fn keys<K, V>(&self) -> Vec<K>
+    where
+        M: ShardMap<K, V>,
+    {
+        self.shards.iter().flat_map(|s| s.lock().keys()).collect()
+    }
+}
