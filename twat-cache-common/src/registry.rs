@@ -145,7 +145,8 @@ fn sweeper_loop() {
         }
         for cache in due {
             // A panicking sweep must not kill the sweeper for every other cache.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.sweep_expired()));
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.sweep_expired()));
         }
         let mut list = caches().lock();
         let until = next.max(Instant::now() + MIN_SWEEP);

@@ -130,7 +130,9 @@ impl Default for Counters {
 
 impl std::fmt::Debug for Counters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counters").field("totals", &self.snapshot()).finish()
+        f.debug_struct("Counters")
+            .field("totals", &self.snapshot())
+            .finish()
     }
 }
 

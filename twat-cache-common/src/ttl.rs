@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::ConfigError;
 
-const ALLOWED: &str = "seconds (e.g. 60 or 1.5) or a duration such as \"90s\", \"1h30m\", \"500ms\", \"2d\"";
+const ALLOWED: &str =
+    "seconds (e.g. 60 or 1.5) or a duration such as \"90s\", \"1h30m\", \"500ms\", \"2d\"";
 
 /// Parses a `ttl`: a number of seconds (`"60"`, `"0.25"`) or a duration string made of
 /// number–unit pairs (`"90s"`, `"1h30m"`, `"1h 30m"`, `"500ms"`, `"2d"`, `"1w"`).
@@ -43,7 +44,10 @@ pub fn parse_ttl(text: &str) -> Result<Duration, ConfigError> {
         if num_len == 0 {
             return Err(err());
         }
-        let number: f64 = rest[..num_len].replace('_', "").parse().map_err(|_| err())?;
+        let number: f64 = rest[..num_len]
+            .replace('_', "")
+            .parse()
+            .map_err(|_| err())?;
         rest = rest[num_len..].trim_start();
         let unit_len = rest
             .find(|c: char| !c.is_alphabetic())

@@ -95,7 +95,11 @@ where
     #[inline]
     fn now(&self) -> u64 {
         // Reading the clock costs ~25 ns: only caches with a ttl pay it.
-        if self.core.ttl.is_some() { now_nanos() } else { 0 }
+        if self.core.ttl.is_some() {
+            now_nanos()
+        } else {
+            0
+        }
     }
 
     /// The stored value for `key`, if present and not expired. Counts a hit or a miss.

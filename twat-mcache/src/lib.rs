@@ -53,9 +53,9 @@ pub use twat_cache_macros::mcache;
 /// Used by the code `#[mcache]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use std::sync::OnceLock;
+    pub use std::time::Duration;
     pub use twat_cache_common::env::caching_disabled;
     pub use twat_cache_common::key::code_hash;
     pub use twat_cache_common::{Namespace, Policy};
-    pub use std::sync::OnceLock;
-    pub use std::time::Duration;
 }

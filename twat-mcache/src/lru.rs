@@ -61,7 +61,9 @@ impl<K: Hash + Eq + Clone, V> ShardMap<K, V> for LruShard<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.map.remove(&ByBorrow::<Q, K>(key, PhantomData)).is_some()
+        self.map
+            .remove(&ByBorrow::<Q, K>(key, PhantomData))
+            .is_some()
     }
 
     fn insert(&mut self, _hash: u64, key: K, slot: Slot<V>) {

@@ -211,7 +211,10 @@ where
         M: ShardMap<K, V>,
     {
         // One shard at a time, so callers of other shards are never held up.
-        self.shards.iter().map(|s| s.lock().remove_expired(now)).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().remove_expired(now))
+            .sum()
     }
 
     pub(crate) fn keys<K, V>(&self) -> Vec<K>

@@ -3,4 +3,6 @@
 //! ```
 //! let _ = twat_ucache::Policy::Lru;
 //! ```
-pub use twat_cache_common::{Backend, CacheError, CacheStats, ConfigError, Policy, clear_all, get_cache_path, stats_all};
+pub use twat_cache_common::{
+    Backend, CacheError, CacheStats, ConfigError, Policy, clear_all, get_cache_path, stats_all,
+};

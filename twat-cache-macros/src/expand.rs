@@ -1,0 +1,314 @@
+//! The one expansion every decorator shares: a `static` cache behind an `f_cache()`
+//! accessor, and the function rewritten to look up its key before running its body.
+
+use proc_macro_crate::{FoundCrate, crate_name};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::{Error, ItemFn};
+
+use crate::Kind;
+use crate::args::Settings;
+use crate::signature::{Returns, analyze};
+
+/// The path of the runtime crate (or module) that holds `kind`'s cache type, found the way a
+/// renamed or re-exported dependency still works: the user's own Cargo.toml.
+fn runtime_path(kind: Kind) -> syn::Result<TokenStream> {
+    let (own, module) = match kind {
+        Kind::Memory => ("twat-mcache", "mcache"),
+        Kind::Lmdb => ("twat-bcache", "bcache"),
+        Kind::Files => ("twat-fcache", "fcache"),
+        Kind::Async => ("twat-acache", "acache"),
+        Kind::Umbrella => ("twat-ucache", ""),
+    };
+    let found = |krate: &str| -> Option<TokenStream> {
+        match crate_name(krate) {
+            Ok(FoundCrate::Itself) => {
+                let id = format_ident!("{}", krate.replace('-', "_"));
+                Some(quote!(::#id))
+            }
+            Ok(FoundCrate::Name(n)) => {
+                let id = format_ident!("{}", n);
+                Some(quote!(::#id))
+            }
+            Err(_) => None,
+        }
+    };
+    if let Some(p) = found(own) {
+        return Ok(p);
+    }
+    if kind != Kind::Umbrella {
+        if let Some(p) = found("twat-ucache") {
+            let m = format_ident!("{}", module);
+            return Ok(quote!(#p::#m));
+        }
+    }
+    Err(Error::new(
+        Span::call_site(),
+        format!(
+            "#[{}] needs the `{own}` crate (or `twat-ucache`) in this crate's [dependencies]",
+            kind.macro_name()
+        ),
+    ))
+}
+
+/// The engine `#[ucache]` picks, and why (reported in the cache's stats).
+fn select(settings: &Settings, is_async: bool) -> (Kind, String) {
+    if is_async {
+        return (Kind::Async, "async fn → acache".into());
+    }
+    // `use_async` is accepted for parity with the Python library; only `async fn`s can be
+    // served by acache, so on a plain function it changes nothing (and the reason says so).
+    let note = if settings.use_async == Some(true) {
+        " (use_async applies to async fns only)"
+    } else {
+        ""
+    };
+    let (kind, why) = if let Some((engine, _)) = &settings.preferred_engine {
+        let kind = match engine.as_str() {
+            "lmdb" => Kind::Lmdb,
+            "files" => Kind::Files,
+            "redis" => Kind::Async,
+            _ => Kind::Memory,
+        };
+        (kind, format!("preferred_engine = \"{engine}\""))
+    } else if settings.compress == Some(true) {
+        (Kind::Files, "compress = true → files".into())
+    } else if settings.folder_name.is_some() || settings.persist == Some(true) {
+        (
+            Kind::Lmdb,
+            "persistence asked for (folder_name/persist) → lmdb".into(),
+        )
+    } else {
+        (Kind::Memory, "no persistence asked for → memory".into())
+    };
+    (kind, format!("{why}{note}"))
+}
+
+fn cache_type(kind: Kind) -> proc_macro2::Ident {
+    format_ident!(
+        "{}",
+        match kind {
+            Kind::Memory => "MemoryCache",
+            Kind::Lmdb => "LmdbCache",
+            Kind::Files => "FileCache",
+            Kind::Async | Kind::Umbrella => "AsyncCache",
+        }
+    )
+}
+
+/// Builder calls for the settings that `kind`'s builder takes.
+fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> TokenStream {
+    let mut calls = Vec::new();
+    if let Some(m) = s.maxsize {
+        let m = m as usize;
+        calls.push(quote!(.maxsize(#m)));
+    }
+    if let Some(n) = s.ttl_nanos {
+        let n = n.min(u64::MAX as u128) as u64;
+        calls.push(quote!(.ttl(#root::__private::Duration::from_nanos(#n))));
+    }
+    if let (Some(p), Kind::Memory | Kind::Async) = (&s.policy, kind) {
+        let v = format_ident!("{}", capitalize(p));
+        calls.push(quote!(.policy(#root::__private::Policy::#v)));
+    }
+    let fn_name = f.sig.ident.to_string();
+    match &s.name {
+        Some(n) => calls.push(quote!(.name(#n))),
+        None => calls.push(quote!(.name(::std::concat!(::std::module_path!(), "::", #fn_name)))),
+    }
+    if matches!(kind, Kind::Lmdb | Kind::Files) || (kind == Kind::Async && s.backend.is_some()) {
+        let version = s.version;
+        let code = twat_cache_common::key::code_hash(&quote!(#f).to_string());
+        calls.push(quote!(.namespace(#root::__private::Namespace::function(
+            ::std::env!("CARGO_PKG_NAME"), ::std::module_path!(), #fn_name, #version, #code))));
+        match &s.folder_name {
+            Some(folder) => calls.push(quote!(.folder_name(#folder))),
+            None => calls.push(quote!(.folder_name(::std::env!("CARGO_PKG_NAME")))),
+        }
+    }
+    if let (Some(b), Kind::Lmdb | Kind::Files) = (s.max_bytes, kind) {
+        calls.push(quote!(.max_bytes(#b)));
+    }
+    if let (Some(d), Kind::Lmdb) = (s.durable, kind) {
+        calls.push(quote!(.durable(#d)));
+    }
+    if let (Some(m), Kind::Lmdb) = (s.map_size, kind) {
+        let m = m as usize;
+        calls.push(quote!(.map_size(#m)));
+    }
+    if let (Some(l), Kind::Lmdb | Kind::Files) = (s.lock, kind) {
+        calls.push(quote!(.lock(#l)));
+    }
+    if let (Some(c), Kind::Files) = (s.compress, kind) {
+        calls.push(quote!(.compress(#c)));
+    }
+    if let (Some(l), Kind::Files) = (s.compression_level, kind) {
+        let l = l as i32;
+        calls.push(quote!(.compression_level(#l)));
+    }
+    if kind == Kind::Async {
+        if let Some((b, _)) = &s.backend {
+            calls.push(quote!(.backend(#b)));
+        }
+        if let Some(u) = &s.url {
+            calls.push(quote!(.url(#u)));
+        }
+    }
+    quote!(#(#calls)*)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Result<TokenStream> {
+    let macro_name = kind.macro_name();
+    let is_async = f.sig.asyncness.is_some();
+    if f.sig.constness.is_some() {
+        return Err(Error::new_spanned(
+            f.sig.constness,
+            format!("#[{macro_name}] cannot wrap a `const fn`"),
+        ));
+    }
+    let (engine, selection) = if kind == Kind::Umbrella {
+        let (k, why) = select(&settings, is_async);
+        (k, Some(why))
+    } else {
+        (kind, None)
+    };
+    if is_async && engine != Kind::Async {
+        return Err(Error::new_spanned(
+            f.sig.asyncness,
+            format!(
+                "#[{macro_name}] wraps plain functions; for an `async fn` use #[acache] (or #[ucache])"
+            ),
+        ));
+    }
+    if !is_async && kind == Kind::Async {
+        return Err(Error::new_spanned(
+            &f.sig.fn_token,
+            "#[acache] wraps `async fn`s; for a plain function use #[mcache], #[bcache] or #[fcache]",
+        ));
+    }
+    if kind == Kind::Umbrella && engine == Kind::Async && !is_async {
+        // preferred_engine = "redis" on a plain fn: Redis is reached through acache only.
+        return Err(Error::new(
+            settings
+                .preferred_engine
+                .as_ref()
+                .map_or(Span::call_site(), |p| p.1),
+            "the Redis engine serves `async fn`s only (through acache); make the function async or pick \"lmdb\"",
+        ));
+    }
+    if kind == Kind::Umbrella && is_async {
+        if let Some((e, _)) = &settings.preferred_engine {
+            settings.backend = Some((e.clone(), Span::call_site()));
+        }
+    }
+
+    let a = analyze(&f.sig, &settings, macro_name)?;
+    let root = if kind == Kind::Umbrella {
+        let base = runtime_path(Kind::Umbrella)?;
+        let m = format_ident!("{}", engine.macro_name());
+        quote!(#base::#m)
+    } else {
+        runtime_path(kind)?
+    };
+    let cache_ty = cache_type(engine);
+    let calls = builder_calls(engine, &settings, &root, &f);
+    let selection_call = selection.map(|s| quote!(.selection(#s)));
+    let (key_ty, key_expr, value_ty, ret_ty) = (&a.key_ty, &a.key_expr, &a.value_ty, &a.ret_ty);
+
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = &f;
+    let fn_name = &sig.ident;
+    let accessor = format_ident!("{}_cache", fn_name);
+    let is_method = sig.receiver().is_some();
+    let call_accessor = if is_method {
+        quote!(Self::#accessor())
+    } else {
+        quote!(#accessor())
+    };
+    let doc = format!(
+        "The cache behind [`{fn_name}`](#{macro_name}): `get`, `insert`, `remove`, `clear`, `len`, `stats`, `backend`."
+    );
+    let cache_full = quote!(#root::#cache_ty<#key_ty, #value_ty>);
+    let failed = format!("#[{macro_name}] on `{fn_name}`: settings were checked at compile time");
+
+    let accessor_fn = quote! {
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #vis fn #accessor() -> &'static #cache_full {
+            static __TWAT_CACHE: #root::__private::OnceLock<#cache_full> = #root::__private::OnceLock::new();
+            __TWAT_CACHE.get_or_init(|| {
+                #root::#cache_ty::<#key_ty, #value_ty>::builder()
+                    #calls
+                    #selection_call
+                    .build()
+                    .expect(#failed)
+            })
+        }
+    };
+
+    let body = if is_async {
+        let lookup = match a.returns {
+            Returns::Plain => {
+                quote!(#call_accessor.get_or_insert_with(__twat_key, __twat_body).await)
+            }
+            Returns::Result => {
+                quote!(#call_accessor.try_get_or_insert_with(__twat_key, __twat_body).await)
+            }
+            Returns::Option => quote!(
+                #call_accessor
+                    .try_get_or_insert_with(__twat_key, async move { __twat_body.await.ok_or(()) })
+                    .await
+                    .ok()
+            ),
+        };
+        quote! {{
+            let __twat_key: #key_ty = #key_expr;
+            let __twat_body = async move {
+                let __twat_out: #ret_ty = async move #block.await;
+                __twat_out
+            };
+            if #root::__private::caching_disabled() {
+                return __twat_body.await;
+            }
+            #lookup
+        }}
+    } else {
+        let lookup = match a.returns {
+            Returns::Plain => quote!(#call_accessor.get_or_insert_with(__twat_key, __twat_body)),
+            Returns::Result => {
+                quote!(#call_accessor.try_get_or_insert_with(__twat_key, __twat_body))
+            }
+            Returns::Option => quote!(
+                #call_accessor
+                    .try_get_or_insert_with(__twat_key, move || __twat_body().ok_or(()))
+                    .ok()
+            ),
+        };
+        quote! {{
+            let __twat_key: #key_ty = #key_expr;
+            #[allow(unused_mut)]
+            let mut __twat_body = move || -> #ret_ty #block;
+            if #root::__private::caching_disabled() {
+                return __twat_body();
+            }
+            #lookup
+        }}
+    };
+
+    Ok(quote! {
+        #accessor_fn
+        #(#attrs)*
+        #vis #sig #body
+    })
+}
