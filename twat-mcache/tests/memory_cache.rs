@@ -1,0 +1,274 @@
+//! MemoryCache through its public API: bounds, policies, ttl, single-flight, panics.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use twat_mcache::{Backend, MemoryCache, Policy};
+
+fn cache(policy: Policy, maxsize: usize) -> MemoryCache<u64, u64> {
+    MemoryCache::builder()
+        .maxsize(maxsize)
+        .policy(policy)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn maxsize_is_a_hard_bound_for_every_policy() {
+    for policy in [Policy::Lru, Policy::Lfu, Policy::Fifo] {
+        for maxsize in [1, 7, 100, 1000, 5000] {
+            let c = cache(policy, maxsize);
+            for k in 0..(maxsize as u64 * 3) {
+                c.insert(k, k);
+                assert!(c.len() <= maxsize, "{policy} {maxsize}: len {}", c.len());
+            }
+            assert_eq!(c.len(), maxsize, "{policy} {maxsize} fills up");
+            let s = c.stats();
+            assert_eq!(s.evictions, maxsize as u64 * 2, "{policy} {maxsize}");
+            assert_eq!(s.inserts, maxsize as u64 * 3);
+        }
+    }
+}
+
+#[test]
+fn lru_keeps_the_recently_used_and_fifo_does_not() {
+    // maxsize < 128 gives one shard, so the order is global.
+    let lru = cache(Policy::Lru, 3);
+    let fifo = cache(Policy::Fifo, 3);
+    for c in [&lru, &fifo] {
+        c.insert(1, 1);
+        c.insert(2, 2);
+        c.insert(3, 3);
+        assert_eq!(c.get(&1), Some(1)); // touch the oldest
+        c.insert(4, 4);
+    }
+    assert_eq!(lru.get(&1), Some(1), "LRU kept the entry just used");
+    assert_eq!(lru.get(&2), None, "LRU evicted the least recently used");
+    assert_eq!(fifo.get(&1), None, "FIFO evicted the first in, used or not");
+    assert_eq!(fifo.get(&2), Some(2));
+}
+
+#[test]
+fn lfu_evicts_the_least_used() {
+    let c = cache(Policy::Lfu, 3);
+    c.insert(1, 1);
+    c.insert(2, 2);
+    c.insert(3, 3);
+    for _ in 0..3 {
+        c.get(&1);
+        c.get(&3);
+    }
+    c.get(&2);
+    c.get(&1);
+    c.insert(4, 4);
+    assert_eq!(c.get(&2), None, "2 had the fewest hits");
+    assert_eq!(c.get(&1), Some(1));
+    assert_eq!(c.get(&3), Some(3));
+    assert_eq!(c.backend(), Backend::Std, "LFU is served by the std map");
+}
+
+#[test]
+fn backend_reports_what_serves() {
+    let lru = cache(Policy::Lru, 10);
+    #[cfg(feature = "schnellru")]
+    assert_eq!(lru.backend(), Backend::Schnellru);
+    #[cfg(not(feature = "schnellru"))]
+    assert_eq!(lru.backend(), Backend::Std);
+    assert_eq!(lru.stats().backend, lru.backend());
+}
+
+#[test]
+fn an_expired_value_is_never_returned() {
+    let c = MemoryCache::<u32, u32>::builder()
+        .ttl(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    c.insert(1, 10);
+    assert_eq!(c.get(&1), Some(10));
+    thread::sleep(Duration::from_millis(80));
+    assert_eq!(c.get(&1), None);
+    let s = c.stats();
+    assert_eq!(s.expired, 1);
+    assert_eq!(s.hits, 1);
+    assert_eq!(s.misses, 1);
+}
+
+#[test]
+fn an_idle_cache_sheds_expired_entries_without_being_touched() {
+    let c = MemoryCache::<u32, u32>::builder()
+        .ttl(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for k in 0..1000 {
+        c.insert(k, k);
+    }
+    assert_eq!(c.len(), 1000);
+    // The background sweeper runs every ttl/2 (at least 50 ms); give it a generous margin
+    // on a loaded machine. This asserts the outcome, not a timing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.len() > 0 && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(c.len(), 0, "the sweeper dropped every expired entry");
+    assert_eq!(c.stats().expired, 1000);
+}
+
+#[test]
+fn string_keys_are_found_by_str() {
+    let c = MemoryCache::<String, usize>::builder().build().unwrap();
+    c.insert("abc".to_string(), 3);
+    assert_eq!(c.get("abc"), Some(3));
+    assert!(c.remove("abc"));
+    assert!(!c.remove("abc"));
+}
+
+#[test]
+fn bad_settings_are_config_errors_naming_the_field() {
+    let e = MemoryCache::<u8, u8>::builder()
+        .maxsize(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "maxsize");
+    let e = MemoryCache::<u8, u8>::builder()
+        .ttl(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.field(), "ttl");
+    let e = "often".parse::<Policy>().unwrap_err();
+    assert!(e.to_string().contains("policy"), "{e}");
+}
+
+#[test]
+fn eight_threads_missing_one_key_run_the_body_once() {
+    let c = MemoryCache::<u32, u32>::builder().build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, runs, barrier) = (c.clone(), runs.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                c.get_or_insert_with(7, || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(200));
+                    49
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 49);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_panicking_body_wakes_its_waiters_and_exactly_one_recomputes() {
+    let c = MemoryCache::<u32, u32>::builder().build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(Barrier::new(2));
+    let leader = {
+        let (c, runs, started) = (c.clone(), runs.clone(), started.clone());
+        thread::spawn(move || {
+            c.get_or_insert_with(1, || {
+                runs.fetch_add(1, Ordering::SeqCst);
+                started.wait();
+                thread::sleep(Duration::from_millis(300));
+                panic!("the body fails");
+            })
+        })
+    };
+    started.wait();
+    // These callers arrive while the leader computes, so they wait on its flight.
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, runs) = (c.clone(), runs.clone());
+            thread::spawn(move || {
+                c.get_or_insert_with(1, || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(100));
+                    11
+                })
+            })
+        })
+        .collect();
+    assert!(
+        leader.join().is_err(),
+        "the leader's panic reaches its caller"
+    );
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), 11);
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the panicking run and one recompute"
+    );
+    assert_eq!(c.get(&1), Some(11));
+    // The cache is not poisoned: it keeps working.
+    assert_eq!(c.get_or_insert_with(2, || 22), 22);
+}
+
+#[test]
+fn an_error_is_returned_and_not_stored() {
+    let c = MemoryCache::<u32, u32>::builder().build().unwrap();
+    let r: Result<u32, &str> = c.try_get_or_insert_with(1, || Err("nope"));
+    assert_eq!(r, Err("nope"));
+    assert_eq!(c.get(&1), None);
+    let r: Result<u32, &str> = c.try_get_or_insert_with(1, || Ok(5));
+    assert_eq!(r, Ok(5));
+    assert_eq!(c.get(&1), Some(5));
+}
+
+#[test]
+fn same_key_recursion_on_one_thread_does_not_deadlock() {
+    static C: std::sync::OnceLock<MemoryCache<u32, u32>> = std::sync::OnceLock::new();
+    fn f(n: u32, depth: u32) -> u32 {
+        let c = C.get_or_init(|| MemoryCache::builder().build().unwrap());
+        c.get_or_insert_with(n, || if depth == 0 { n } else { f(n, depth - 1) + 1 })
+    }
+    assert_eq!(f(3, 2), 5);
+}
+
+#[test]
+fn clear_all_and_stats_all_reach_registered_caches() {
+    let c = MemoryCache::<u32, u32>::builder()
+        .name("registry-test")
+        .build()
+        .unwrap();
+    c.insert(1, 1);
+    let all = twat_mcache::stats_all();
+    let mine = all.iter().find(|s| s.name == "registry-test").unwrap();
+    assert_eq!(mine.entries, 1);
+    assert_eq!(mine.kind, "mcache");
+    twat_mcache::clear_all();
+    assert!(c.is_empty());
+}
+
+#[test]
+fn many_threads_hammering_a_bounded_cache_keep_it_consistent() {
+    let c = MemoryCache::<u64, u64>::builder()
+        .maxsize(500)
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let c = c.clone();
+            thread::spawn(move || {
+                for i in 0..20_000u64 {
+                    let k = (i * 7 + t) % 2000;
+                    let v = c.get_or_insert_with(k, || k * 2);
+                    assert_eq!(v, k * 2);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(c.len() <= 500);
+    let lens = c.inner().shard_lens();
+    assert_eq!(lens.iter().sum::<usize>(), c.len());
+}
