@@ -1,8 +1,22 @@
-//! `#[ucache]`: not built yet; see the issue tracker. Re-exports the shared names meanwhile.
+//! twat-cache in one crate: every decorator, the shared names, and (soon) `#[ucache]`.
 //!
 //! ```
-//! let _ = twat_ucache::Policy::Lru;
+//! use twat_ucache::mcache;
+//!
+//! #[mcache(maxsize = 100)]
+//! fn square(x: u64) -> u64 { x * x }
+//!
+//! assert_eq!(square(12), 144);
+//! assert_eq!(square_cache().len(), 1);
+//! assert_eq!(twat_ucache::stats_all().iter().filter(|s| s.name.ends_with("::square")).count(), 1);
 //! ```
+
+/// The in-memory cache (`twat-mcache`): `MemoryCache`, and the `#[mcache]` attribute.
+pub mod mcache {
+    pub use twat_mcache::*;
+}
+
 pub use twat_cache_common::{
     Backend, CacheError, CacheStats, ConfigError, Policy, clear_all, get_cache_path, stats_all,
 };
+pub use twat_mcache::{MemoryCache, mcache};

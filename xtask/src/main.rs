@@ -1,1 +1,213 @@
-fn main() {}
+//! `cargo xtask`: the project's checks and benchmarks, the same on a laptop and in CI.
+//!
+//! - `cargo xtask ci`: format check, clippy (warnings denied), tests with default features,
+//!   with each backend feature off (the compile-time fallbacks), with all features, doc
+//!   tests, compile-fail tests, and the examples.
+//! - `cargo xtask lint`, `cargo xtask test`: the two halves of `ci`.
+//! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "twat-cache project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Everything CI checks: lint, then test.
+    Ci,
+    /// Format check and clippy with warnings denied.
+    Lint,
+    /// Tests: default features, each backend off, all features, docs, examples.
+    Test,
+    /// Criterion benchmarks, then one table with ratios to mcache.
+    Bench {
+        /// Only benches whose name contains this.
+        filter: Option<String>,
+        /// Print the table from the last run without running anything.
+        #[arg(long)]
+        table_only: bool,
+    },
+}
+
+/// Crates with backend features, and the test to run with those features off.
+const FALLBACK_CRATES: &[&str] = &["twat-mcache", "twat-bcache", "twat-fcache", "twat-acache", "twat-ucache"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let started = Instant::now();
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    eprintln!("<== {:.1}s", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn has_feature(krate: &str, feature: &str) -> bool {
+    let manifest = root().join(krate).join("Cargo.toml");
+    std::fs::read_to_string(manifest).is_ok_and(|m| m.contains(&format!("\n{feature} = [")))
+}
+
+fn lint() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+    for krate in FALLBACK_CRATES {
+        if has_feature(krate, "default") {
+            cargo(&["clippy", "-p", krate, "--all-targets", "--no-default-features", "--", "-D", "warnings"])?;
+        }
+    }
+    Ok(())
+}
+
+fn test() -> Result<(), String> {
+    // Default features: unit, integration, compile-fail (trybuild) and doc tests.
+    cargo(&["test", "--workspace"])?;
+    // Each backend's feature off: the compile-time fallbacks.
+    for krate in FALLBACK_CRATES {
+        if has_feature(krate, "default") {
+            cargo(&["test", "-p", krate, "--no-default-features", "--lib", "--tests"])?;
+        }
+    }
+    // Everything on (Redis included: .ci/run installs redis-server).
+    cargo(&["test", "--workspace", "--all-features", "--lib", "--tests"])?;
+    // The examples, run as a user would run them (twice: the second run reads the disk
+    // caches the first one wrote).
+    let dir = std::env::temp_dir().join(format!("twat-cache-ci-{}", std::process::id()));
+    // SAFETY: single-threaded at this point; the child processes inherit it.
+    unsafe { std::env::set_var("TWAT_CACHE_DIR", &dir) };
+    cargo(&["build", "--workspace", "--examples"])?;
+    cargo(&["run", "--example", "quickstart"])?;
+    cargo(&["run", "--example", "quickstart"])?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Reads criterion's estimates: group → (bench id → median ns).
+fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let mut out: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    let Ok(groups) = std::fs::read_dir(target.join("criterion")) else { return out };
+    for group in groups.flatten() {
+        let gname = group.file_name().to_string_lossy().into_owned();
+        if gname == "report" {
+            continue;
+        }
+        let mut stack = vec![group.path()];
+        while let Some(dir) = stack.pop() {
+            let est = dir.join("new/estimates.json");
+            if est.is_file() {
+                let id = dir.strip_prefix(group.path()).unwrap_or(&dir).to_string_lossy().into_owned();
+                if let Some(ns) = std::fs::read_to_string(&est)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["median"]["point_estimate"].as_f64())
+                {
+                    out.entry(gname.clone()).or_default().push((id, ns));
+                }
+                continue;
+            }
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                stack.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir() && !p.ends_with("report")));
+            }
+        }
+    }
+    for rows in out.values_mut() {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    out
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn print_table() {
+    let est = read_estimates();
+    if est.is_empty() {
+        eprintln!("no criterion results under target/criterion: run `cargo xtask bench` first");
+        return;
+    }
+    println!("\n| group | bench | median time/op | ratio to ours |");
+    println!("|---|---|---:|---:|");
+    for (group, rows) in &est {
+        // The reference row of each group is ours: the id starting with a twat crate name.
+        let reference = rows
+            .iter()
+            .find(|(id, _)| id.starts_with("mcache") || id.starts_with("twat"))
+            .or_else(|| rows.first())
+            .map(|r| r.1);
+        for (id, ns) in rows {
+            let ratio = reference.map_or(String::from("-"), |r| format!("{:.2}×", ns / r));
+            println!("| {group} | {id} | {} | {ratio} |", format_ns(*ns));
+        }
+    }
+    println!("\nratio = this row's time / our row's time in the same group: above 1 means ours is faster.");
+}
+
+fn bench(filter: Option<String>, table_only: bool) -> Result<(), String> {
+    if !table_only {
+        let benches: &[(&str, &str)] = &[
+            ("twat-mcache", "memory"),
+            ("twat-bcache", "lmdb"),
+            ("twat-fcache", "files"),
+            ("twat-acache", "async"),
+        ];
+        for (krate, name) in benches {
+            if filter.as_deref().is_some_and(|f| !name.contains(f) && !krate.contains(f)) {
+                continue;
+            }
+            if !root().join(krate).join("benches").join(format!("{name}.rs")).is_file() {
+                continue;
+            }
+            cargo(&["bench", "-p", krate, "--bench", name])?;
+        }
+    }
+    print_table();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let started = Instant::now();
+    let result = match cli.task {
+        Task::Ci => lint().and_then(|()| test()),
+        Task::Lint => lint(),
+        Task::Test => test(),
+        Task::Bench { filter, table_only } => bench(filter, table_only),
+    };
+    match result {
+        Ok(()) => {
+            eprintln!("\nxtask: all done in {:.0}s", started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("\nxtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
