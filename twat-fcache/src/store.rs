@@ -1,0 +1,680 @@
+//! [`FileStore`]: one namespace's entries, one file each, below a cache folder.
+//!
+//! ```text
+//! <folder>/fcache.manifest.json          {"kind":"fcache","format_version":1,...}
+//! <folder>/<namespace hex>/namespace.json {"kind":"fcache","id":...,"function":...}
+//! <folder>/<namespace hex>/<ab>/<ab...32 hex digits>   one encoded Entry
+//! <folder>/<namespace hex>/<ab>/.tmp-XXXXXX.part       a write in progress
+//! ```
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use twat_cache_common::clock::unix_millis;
+use twat_cache_common::entry::{self, Entry, flags};
+use twat_cache_common::key::digest;
+use twat_cache_common::paths::create_private_dir;
+use twat_cache_common::{CacheError, Namespace};
+
+use crate::compress::{self, MAX_PAYLOAD};
+use crate::index::{Digest, Index, Meta};
+
+/// The manifest's file name, in the cache folder.
+pub const MANIFEST: &str = "fcache.manifest.json";
+/// The namespace description's file name, in each namespace directory.
+pub const NAMESPACE_FILE: &str = "namespace.json";
+/// The on-disk layout version written to the manifest.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Temporary files start with this; they are swept when older than [`TMP_MAX_AGE`].
+pub const TMP_PREFIX: &str = ".tmp-";
+/// Temporary files older than this were left by a killed writer.
+pub const TMP_MAX_AGE: Duration = Duration::from_secs(300);
+/// How often, at most, the directory is rescanned to learn about other processes' writes
+/// (on a write to a bounded cache, or a ttl sweep).
+pub const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
+/// Files larger than this are never read (they cannot be entries this crate wrote).
+const MAX_FILE: u64 = (MAX_PAYLOAD + (1 << 20)) as u64;
+
+/// Settings a store opens with.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoreConfig {
+    pub ttl: Option<Duration>,
+    pub maxsize: Option<usize>,
+    pub max_bytes: Option<u64>,
+    pub compress: bool,
+}
+
+/// The result of a lookup.
+pub(crate) enum Found<T> {
+    Hit(T),
+    Miss,
+    Expired,
+}
+
+/// What a store did with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stored {
+    /// Entries removed to respect the bounds.
+    pub evicted: u64,
+}
+
+/// One namespace's entries in a cache folder: the file backend of
+/// [`FileCache`](crate::FileCache), reached through [`FileCache::inner`](crate::FileCache::inner).
+///
+/// Works on stored keys (namespace id, NUL, postcard-serialized arguments; see
+/// [`FileCache::stored_key`](crate::FileCache::stored_key)) and serialized payloads.
+///
+/// ```
+/// use twat_fcache::{FileCache, Inner};
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache = FileCache::<u32, String>::builder().cache_dir(dir.path()).build().unwrap();
+/// cache.insert(7, "seven".into());
+/// let Inner::Files(store) = cache.inner() else { panic!("files serve") };
+/// let key = cache.stored_key(&7).unwrap();
+/// assert!(store.entry_path(&key).is_file());
+/// assert!(store.entry_path(&key).starts_with(store.dir()));
+/// assert_eq!(store.len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct FileStore {
+    folder: PathBuf,
+    dir: PathBuf,
+    namespace: Namespace,
+    cfg: StoreConfig,
+    index: Mutex<Index>,
+    /// Unix ms of the last full scan.
+    last_scan_ms: AtomicU64,
+}
+
+fn hex(d: &Digest) -> String {
+    format!("{:032x}", u128::from_be_bytes(*d))
+}
+
+fn parse_digest(name: &str) -> Option<Digest> {
+    if name.len() != 32 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(name, 16).ok().map(u128::to_be_bytes)
+}
+
+fn mtime_ms(md: &fs::Metadata) -> u64 {
+    md.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes `bytes` to a temporary file in `dir` and renames it to `target`: readers see the
+/// old file or the new one, never a part. Creates `dir` (0700) when missing.
+pub(crate) fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let make = || {
+        tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .suffix(".part")
+            .tempfile_in(dir)
+    };
+    let mut tmp = match make() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_private_dir(dir)?;
+            make()?
+        }
+        other => other?,
+    };
+    tmp.write_all(bytes)?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Reads a whole file into a buffer of exactly its size (one allocation, one copy).
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > MAX_FILE {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Reads the expiry from an entry file's header (magic, version, flags, created, expires).
+fn read_expiry(path: &Path) -> io::Result<u64> {
+    let mut head = [0u8; 20];
+    File::open(path)?.read_exact(&mut head)?;
+    if &head[..2] != b"TW" || head[2] != entry::FORMAT_VERSION {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "not an entry"));
+    }
+    Ok(u64::from_le_bytes(
+        head[12..20].try_into().expect("8 bytes"),
+    ))
+}
+
+struct VecFlavor<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for VecFlavor<'_> {
+    type Output = ();
+    #[inline]
+    fn try_push(&mut self, b: u8) -> postcard::Result<()> {
+        self.0.push(b);
+        Ok(())
+    }
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends the postcard encoding of `value` to `out` (no intermediate buffer).
+pub(crate) fn encode_into<T: serde::Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    postcard::serialize_with_flavor(value, VecFlavor(out))
+}
+
+impl FileStore {
+    /// Opens (creating what is missing) the namespace's directory in `folder`. The error
+    /// says why the folder cannot serve, for the fallback warning.
+    pub(crate) fn open(
+        folder: PathBuf,
+        namespace: Namespace,
+        cfg: StoreConfig,
+    ) -> Result<Self, String> {
+        create_private_dir(&folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        check_manifest(&folder)?;
+        let dir = folder.join(namespace.hex());
+        create_private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let ns_file = dir.join(NAMESPACE_FILE);
+        if !ns_file.is_file() {
+            let body = serde_json::json!({
+                "kind": "fcache",
+                "id": namespace.id(),
+                "function": namespace.function_name(),
+            });
+            write_atomic(&dir, &ns_file, format!("{body:#}\n").as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", ns_file.display()))?;
+        }
+        // A probe: the folder may exist and be readable but refuse new files.
+        tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempfile_in(&dir)
+            .and_then(|mut t| t.write_all(b"probe"))
+            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+        let store = FileStore {
+            folder,
+            dir,
+            namespace,
+            cfg,
+            index: Mutex::new(Index::default()),
+            last_scan_ms: AtomicU64::new(0),
+        };
+        store.rescan();
+        Ok(store)
+    }
+
+    /// The cache folder (holding the manifest and every namespace of the folder).
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// This namespace's directory: `folder/<namespace hex>`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The namespace whose entries this store holds.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    fn locate(&self, stored_key: &[u8]) -> (Digest, PathBuf) {
+        let d = digest(stored_key);
+        let name = hex(&d);
+        let mut path = PathBuf::with_capacity(self.dir.as_os_str().len() + 40);
+        path.push(&self.dir);
+        path.push(&name[..2]);
+        path.push(name);
+        (d, path)
+    }
+
+    /// The file that holds (or would hold) the entry for `stored_key`.
+    pub fn entry_path(&self, stored_key: &[u8]) -> PathBuf {
+        self.locate(stored_key).1
+    }
+
+    /// Entries known to be stored (this process's writes, plus what the last scan found).
+    pub fn len(&self) -> usize {
+        self.index.lock().len()
+    }
+
+    /// Whether no entry is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of entry files known to be stored.
+    pub fn bytes(&self) -> u64 {
+        self.index.lock().bytes()
+    }
+
+    fn forget(&self, d: &Digest) {
+        self.index.lock().remove(d);
+    }
+
+    fn discard(&self, d: &Digest, path: &Path, why: &dyn std::fmt::Display) {
+        log::debug!("twat-fcache: removing {}: {why}", path.display());
+        let _ = fs::remove_file(path);
+        self.forget(d);
+    }
+
+    /// Looks `stored_key` up and hands its payload (decompressed) to `decode`. Anything
+    /// that does not decode (a damaged, truncated, foreign or empty file, a payload
+    /// `decode` refuses) is a miss, and the file is removed.
+    pub(crate) fn lookup<T>(
+        &self,
+        stored_key: &[u8],
+        decode: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Found<T> {
+        let (d, path) = self.locate(stored_key);
+        let bytes = match read_file(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.forget(&d);
+                return Found::Miss;
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                self.discard(&d, &path, &e);
+                return Found::Miss;
+            }
+            Err(e) => {
+                log::debug!("twat-fcache: cannot read {}: {e}", path.display());
+                return Found::Miss;
+            }
+        };
+        let entry = match Entry::decode(&bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                self.discard(&d, &path, &e);
+                return Found::Miss;
+            }
+        };
+        if entry.key != stored_key {
+            // Another key with the same 128-bit digest: its entry is valid, leave it.
+            return Found::Miss;
+        }
+        if entry.expires_ms != 0 && entry.is_expired(unix_millis()) {
+            self.discard(&d, &path, &"expired");
+            return Found::Expired;
+        }
+        if entry.flags & flags::ENCRYPTED != 0 {
+            self.discard(&d, &path, &"encrypted entries are not read by this version");
+            return Found::Miss;
+        }
+        let value = if entry.flags & flags::COMPRESSED != 0 {
+            match compress::decompress(entry.payload) {
+                Ok(raw) => decode(&raw),
+                Err(e) => {
+                    self.discard(&d, &path, &e);
+                    return Found::Miss;
+                }
+            }
+        } else {
+            decode(entry.payload)
+        };
+        match value {
+            Some(v) => Found::Hit(v),
+            None => {
+                self.discard(&d, &path, &"payload does not decode as the value type");
+                Found::Miss
+            }
+        }
+    }
+
+    /// The payload stored for `stored_key` (decompressed), or `None`.
+    ///
+    /// ```
+    /// use twat_fcache::{FileCache, Inner};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache = FileCache::<u8, u8>::builder().cache_dir(dir.path()).build().unwrap();
+    /// let Inner::Files(store) = cache.inner() else { panic!() };
+    /// store.insert_bytes(b"raw key", b"raw payload").unwrap();
+    /// assert_eq!(store.get_bytes(b"raw key").as_deref(), Some(&b"raw payload"[..]));
+    /// assert!(store.remove(b"raw key"));
+    /// assert_eq!(store.get_bytes(b"raw key"), None);
+    /// ```
+    pub fn get_bytes(&self, stored_key: &[u8]) -> Option<Vec<u8>> {
+        match self.lookup(stored_key, |p| Some(p.to_vec())) {
+            Found::Hit(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Stores `payload` under `stored_key` (compressed if the store compresses).
+    pub fn insert_bytes(&self, stored_key: &[u8], payload: &[u8]) -> Result<(), CacheError> {
+        self.store(stored_key, |buf| {
+            buf.extend_from_slice(payload);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    /// Writes an entry whose payload `fill` appends to the buffer it is given: the value is
+    /// serialized straight into the bytes that go to the file, after the header and key.
+    pub(crate) fn store(
+        &self,
+        stored_key: &[u8],
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), CacheError>,
+    ) -> Result<Stored, CacheError> {
+        let (d, path) = self.locate(stored_key);
+        let mut buf = Vec::with_capacity(entry::OVERHEAD + stored_key.len() + 256);
+        buf.resize(entry::HEADER_LEN, 0);
+        buf.extend_from_slice(stored_key);
+        let payload_start = buf.len();
+        let mut flag = 0;
+        if self.cfg.compress {
+            let mut raw = Vec::new();
+            fill(&mut raw)?;
+            if raw.len() > MAX_PAYLOAD {
+                return Err(too_big(raw.len()));
+            }
+            if compress::compress_into(&raw, &mut buf) {
+                flag = flags::COMPRESSED;
+            }
+        } else {
+            fill(&mut buf)?;
+        }
+        let plen = buf.len() - payload_start;
+        if plen > MAX_PAYLOAD || stored_key.len() > MAX_PAYLOAD {
+            return Err(too_big(plen.max(stored_key.len())));
+        }
+        let total = (buf.len() + 8) as u64;
+        if self.cfg.max_bytes.is_some_and(|m| total > m) {
+            return Err(CacheError::Encode {
+                what: "value",
+                message: format!("{total} bytes is more than max_bytes"),
+            });
+        }
+        let now = unix_millis();
+        let expires = self.cfg.ttl.map_or(0, |t| {
+            now.saturating_add(t.as_millis().min(u64::MAX as u128) as u64)
+                .max(1)
+        });
+        buf[..2].copy_from_slice(b"TW");
+        buf[2] = entry::FORMAT_VERSION;
+        buf[3] = flag;
+        buf[4..12].copy_from_slice(&now.to_le_bytes());
+        buf[12..20].copy_from_slice(&expires.to_le_bytes());
+        buf[20..24].copy_from_slice(&(stored_key.len() as u32).to_le_bytes());
+        buf[24..28].copy_from_slice(&(plen as u32).to_le_bytes());
+        let sum = xxhash_rust::xxh3::xxh3_64(&buf);
+        buf.extend_from_slice(&sum.to_le_bytes());
+        debug_assert!(Entry::decode(&buf).is_ok());
+
+        let fan = path.parent().expect("entry paths have a fan-out directory");
+        write_atomic(fan, &path, &buf).map_err(|e| CacheError::io("write", &path, e))?;
+        drop(buf);
+
+        if self.bounded() && self.scan_is_stale() {
+            self.rescan();
+        }
+        let meta = Meta {
+            size: total,
+            created_ms: now,
+            expires_ms: expires,
+        };
+        let victims = {
+            let mut idx = self.index.lock();
+            idx.upsert(d, meta);
+            let mut victims = Vec::new();
+            while self.cfg.maxsize.is_some_and(|m| idx.len() > m)
+                || self.cfg.max_bytes.is_some_and(|m| idx.bytes() > m)
+            {
+                match idx.pop_oldest_except(&d) {
+                    Some(v) => victims.push(v),
+                    None => break,
+                }
+            }
+            victims
+        };
+        for v in &victims {
+            let name = hex(v);
+            let _ = fs::remove_file(self.dir.join(&name[..2]).join(&name));
+        }
+        Ok(Stored {
+            evicted: victims.len() as u64,
+        })
+    }
+
+    fn bounded(&self) -> bool {
+        self.cfg.maxsize.is_some() || self.cfg.max_bytes.is_some()
+    }
+
+    fn scan_is_stale(&self) -> bool {
+        let last = self.last_scan_ms.load(Relaxed);
+        unix_millis().saturating_sub(last) > RESCAN_INTERVAL.as_millis() as u64
+    }
+
+    /// Removes the entry for `stored_key`; true if there was a file.
+    pub fn remove(&self, stored_key: &[u8]) -> bool {
+        let (d, path) = self.locate(stored_key);
+        let removed = fs::remove_file(&path).is_ok();
+        self.forget(&d);
+        removed
+    }
+
+    /// The entry files of this namespace: (digest, path, metadata), and stale temporary
+    /// files removed on the way.
+    fn walk(&self, mut each: impl FnMut(Digest, PathBuf, &fs::Metadata)) {
+        let Ok(fans) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for fan in fans.flatten() {
+            let fan_name = fan.file_name();
+            let Some(fan_name) = fan_name.to_str() else {
+                continue;
+            };
+            if fan_name.len() != 2 || !fan.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Ok(files) = fs::read_dir(fan.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let name = f.file_name();
+                let Some(name) = name.to_str() else { continue };
+                let Ok(md) = f.metadata() else { continue };
+                if name.starts_with(TMP_PREFIX) {
+                    let old = md
+                        .modified()
+                        .ok()
+                        .and_then(|t| now.duration_since(t).ok())
+                        .is_some_and(|age| age > TMP_MAX_AGE);
+                    if old {
+                        let _ = fs::remove_file(f.path());
+                    }
+                    continue;
+                }
+                let Some(d) = parse_digest(name) else {
+                    continue;
+                };
+                if !md.is_file() || !name.starts_with(fan_name) {
+                    continue;
+                }
+                each(d, f.path(), &md);
+            }
+        }
+    }
+
+    /// Rebuilds the index from the directory (done at open, then at most every
+    /// [`RESCAN_INTERVAL`] by bounded writes and ttl sweeps). Sweeps temporary files left by
+    /// killed writers. With a ttl, reads each file's expiry from its header, and removes
+    /// files that are not entries.
+    pub fn rescan(&self) {
+        self.last_scan_ms.store(unix_millis(), Relaxed);
+        let mut fresh = Index::default();
+        let read_expiry_too = self.cfg.ttl.is_some();
+        self.walk(|d, path, md| {
+            let expires_ms = if read_expiry_too {
+                match read_expiry(&path) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+                    Err(e) => {
+                        log::debug!("twat-fcache: removing {}: {e}", path.display());
+                        let _ = fs::remove_file(&path);
+                        return;
+                    }
+                }
+            } else {
+                0
+            };
+            fresh.upsert(
+                d,
+                Meta {
+                    size: md.len(),
+                    created_ms: mtime_ms(md),
+                    expires_ms,
+                },
+            );
+        });
+        *self.index.lock() = fresh;
+    }
+
+    /// Removes every entry of this namespace (other namespaces in the folder stay);
+    /// returns how many files were removed.
+    pub fn clear(&self) -> u64 {
+        let mut n = 0;
+        self.walk(|_, path, _| {
+            if fs::remove_file(path).is_ok() {
+                n += 1;
+            }
+        });
+        *self.index.lock() = Index::default();
+        n
+    }
+
+    /// Removes entries whose expiry has passed; returns how many. Uses the index (rescanned
+    /// first if the last scan is older than [`RESCAN_INTERVAL`]) and re-reads each
+    /// candidate's header, so an entry another process rewrote since is kept.
+    pub fn sweep_expired(&self) -> u64 {
+        if self.scan_is_stale() {
+            self.rescan();
+        }
+        let now = unix_millis();
+        let due = self.index.lock().due(now);
+        let mut n = 0;
+        for d in due {
+            let name = hex(&d);
+            let path = self.dir.join(&name[..2]).join(&name);
+            match read_expiry(&path) {
+                Ok(e) if e != 0 && e <= now => {
+                    if fs::remove_file(&path).is_ok() {
+                        n += 1;
+                    }
+                    self.forget(&d);
+                }
+                Ok(e) => {
+                    let mut idx = self.index.lock();
+                    if let Some(mut m) = idx.get(&d) {
+                        m.expires_ms = e;
+                        idx.upsert(d, m);
+                    }
+                }
+                Err(_) => {
+                    let _ = fs::remove_file(&path);
+                    self.forget(&d);
+                }
+            }
+        }
+        n
+    }
+}
+
+fn too_big(n: usize) -> CacheError {
+    CacheError::Encode {
+        what: "value",
+        message: format!("{n} bytes is more than a file entry holds ({MAX_PAYLOAD})"),
+    }
+}
+
+fn check_manifest(folder: &Path) -> Result<(), String> {
+    let path = folder.join(MANIFEST);
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let version = v
+                .get("format_version")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            if version > u64::from(LAYOUT_VERSION) {
+                return Err(format!(
+                    "{} says format version {version}; this build reads {LAYOUT_VERSION}",
+                    path.display()
+                ));
+            }
+            if version == 0 {
+                // Damaged or foreign: rewrite it.
+                write_manifest(folder, &path)?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => write_manifest(folder, &path),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_manifest(folder: &Path, path: &Path) -> Result<(), String> {
+    let body = serde_json::json!({
+        "kind": "fcache",
+        "format_version": LAYOUT_VERSION,
+        "entry_format_version": entry::FORMAT_VERSION,
+        "layout": "<namespace hex>/<2 hex>/<32 hex digest>, one entry per file",
+        "compression": "lz4 block, u32 LE uncompressed length prefix (entry flag 1)",
+    });
+    write_atomic(folder, path, format!("{body:#}\n").as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_place_encoding_matches_the_shared_entry_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(
+            dir.path().join("f"),
+            Namespace::named("t"),
+            StoreConfig::default(),
+        )
+        .unwrap();
+        store.insert_bytes(b"k", b"payload").unwrap();
+        let bytes = fs::read(store.entry_path(b"k")).unwrap();
+        let e = Entry::decode(&bytes).unwrap();
+        let again = Entry {
+            flags: 0,
+            created_ms: e.created_ms,
+            expires_ms: 0,
+            key: b"k",
+            payload: b"payload",
+        }
+        .encode();
+        assert_eq!(bytes, again);
+    }
+
+    #[test]
+    fn digests_round_trip_through_names() {
+        let d = digest(b"x");
+        assert_eq!(parse_digest(&hex(&d)), Some(d));
+        assert_eq!(parse_digest("zz"), None);
+    }
+}
