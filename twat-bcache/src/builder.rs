@@ -1,0 +1,220 @@
+//! [`LmdbCacheBuilder`]: every method is named after the `#[bcache]` attribute it mirrors.
+
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twat_cache_common::paths::validate_folder_name;
+use twat_cache_common::{ConfigError, Namespace};
+
+use crate::LmdbCache;
+
+/// Builds an [`LmdbCache`]. Settings are checked in [`build`](Self::build); a folder that
+/// cannot be used is not an error but a fallback to memory (see the crate docs).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use twat_bcache::{Backend, LmdbCache};
+/// let dir = tempfile::tempdir()?;
+/// let cache = LmdbCache::<String, Vec<u8>>::builder()
+///     .cache_dir(dir.path())          // the cache lives in <dir>/pages
+///     .folder_name("pages")
+///     .name("pages")
+///     .maxsize(10_000)
+///     .max_bytes(64 << 20)
+///     .ttl(Duration::from_secs(3600))
+///     .build()?;
+/// if cfg!(feature = "lmdb") {
+///     assert_eq!(cache.backend(), Backend::Lmdb);
+///     assert!(dir.path().join("pages/twat-cache.json").is_file());
+/// }
+/// assert!(LmdbCache::<u8, u8>::builder().maxsize(0).build().is_err());
+/// assert!(LmdbCache::<u8, u8>::builder().folder_name("../up").build().is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct LmdbCacheBuilder<K, V> {
+    pub(crate) maxsize: Option<usize>,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) name: Option<String>,
+    pub(crate) namespace: Option<Namespace>,
+    pub(crate) folder_name: Option<String>,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) durable: bool,
+    pub(crate) map_size: Option<usize>,
+    pub(crate) lock: bool,
+    pub(crate) single_flight: bool,
+    pub(crate) register: bool,
+    pub(crate) selection: Option<String>,
+    _types: PhantomData<fn(K) -> V>,
+}
+
+impl<K, V> Default for LmdbCacheBuilder<K, V> {
+    fn default() -> Self {
+        LmdbCacheBuilder {
+            maxsize: None,
+            ttl: None,
+            name: None,
+            namespace: None,
+            folder_name: None,
+            cache_dir: None,
+            max_bytes: None,
+            durable: false,
+            map_size: None,
+            lock: false,
+            single_flight: true,
+            register: true,
+            selection: None,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K, V> LmdbCacheBuilder<K, V>
+where
+    K: Hash + Eq + Clone + Serialize + Send + Sync + 'static,
+    V: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// At most this many entries in this cache's namespace (a hard bound, counted across
+    /// every process sharing the folder); the oldest go first. Unbounded if never set;
+    /// 0 is refused.
+    pub fn maxsize(mut self, maxsize: usize) -> Self {
+        self.maxsize = Some(maxsize);
+        self
+    }
+
+    /// Entries expire this long after they are stored (wall-clock time, so the ttl holds
+    /// across processes and restarts). A zero ttl is refused.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The name shown in stats and the CLI. Also the default namespace: two builder caches
+    /// with the same name on the same folder share their entries (across processes too),
+    /// so give caches of different key or value types different names.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Which entries in the shared folder belong to this cache. Defaults to
+    /// `Namespace::named(name)`; `#[bcache]` passes the function's namespace (crate, module,
+    /// function, `version`, hash of its tokens).
+    pub fn namespace(mut self, namespace: Namespace) -> Self {
+        self.namespace = Some(namespace);
+        self
+    }
+
+    /// The folder under the cache root (or under [`cache_dir`](Self::cache_dir)). Default:
+    /// `"default"`. Must be one plain path component.
+    pub fn folder_name(mut self, folder_name: impl Into<String>) -> Self {
+        self.folder_name = Some(folder_name.into());
+        self
+    }
+
+    /// Overrides the cache root: the cache goes in `dir/<folder_name>`.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// At most this many bytes of encoded entries in this namespace; the oldest go first.
+    /// A single value larger than the budget is returned but not stored. 0 is refused.
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// `fsync` after every commit (default: off). Off, commits reach the disk within about
+    /// a second (a background flusher syncs); a process crash loses nothing, a system crash
+    /// may lose the newest entries, and never yields a wrong value.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// The initial LMDB map size in bytes (default 1 GiB of address space on Unix, 64 MiB
+    /// on Windows). The map doubles on demand when full, so this is a starting point, not
+    /// a bound. Rounded up to 64 KiB, at least 256 KiB. Only the first cache to open a
+    /// folder in a process sets it. 0 is refused.
+    pub fn map_size(mut self, map_size: usize) -> Self {
+        self.map_size = Some(map_size);
+        self
+    }
+
+    /// Cross-process single-flight (one process computes a missing key while the others
+    /// wait). **Not implemented yet**: accepted and recorded so `#[bcache(lock = true)]`
+    /// compiles; misses are deduplicated within a process only.
+    pub fn lock(mut self, lock: bool) -> Self {
+        self.lock = lock;
+        self
+    }
+
+    /// Whether concurrent misses on one key in this process wait for one computation
+    /// (default: true).
+    pub fn single_flight(mut self, on: bool) -> Self {
+        self.single_flight = on;
+        self
+    }
+
+    /// Whether the cache joins the process registry behind `clear_all()`/`stats_all()`
+    /// (default: true).
+    #[doc(hidden)]
+    pub fn register(mut self, on: bool) -> Self {
+        self.register = on;
+        self
+    }
+
+    /// For `#[ucache]`: why this engine was chosen (shown in stats).
+    #[doc(hidden)]
+    pub fn selection(mut self, why: impl Into<String>) -> Self {
+        self.selection = Some(why.into());
+        self
+    }
+
+    /// Checks the settings and builds the cache. Errors only for settings that can never
+    /// work (`maxsize = 0`, a zero ttl, a bad folder name, ...); a folder or LMDB that
+    /// cannot be used makes a memory-backed cache, with one `log::warn!` and
+    /// `stats().fallback_reason` saying why.
+    pub fn build(self) -> Result<LmdbCache<K, V>, ConfigError> {
+        if self.maxsize == Some(0) {
+            return Err(ConfigError::invalid(
+                "maxsize",
+                0,
+                "at least 1 (or no maxsize for unbounded)",
+            ));
+        }
+        if self.ttl == Some(Duration::ZERO) {
+            return Err(ConfigError::invalid(
+                "ttl",
+                "0s",
+                "a positive duration (or no ttl for never)",
+            ));
+        }
+        if self.max_bytes == Some(0) {
+            return Err(ConfigError::invalid(
+                "max_bytes",
+                0,
+                "at least 1 byte (or no max_bytes for unbounded)",
+            ));
+        }
+        if self.map_size == Some(0) {
+            return Err(ConfigError::invalid(
+                "map_size",
+                0,
+                "a positive number of bytes (it grows on demand)",
+            ));
+        }
+        if let Some(f) = &self.folder_name {
+            validate_folder_name(f)?;
+        }
+        Ok(LmdbCache::from_builder(self))
+    }
+}
