@@ -151,6 +151,11 @@ pub struct Totals {
     pub expired: u64,
 }
 
+#[inline]
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 fn slot_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -172,14 +177,18 @@ impl Counters {
         &self.slots[slot_index()]
     }
     /// Counts a hit.
+    ///
+    /// A plain load and store, not a locked read-modify-write: the first 16 threads each own
+    /// a slot, so nothing races; past 16 threads two may share a slot and a count can
+    /// occasionally be lost. Stats are a measurement, and the hit path is worth more.
     #[inline]
     pub fn hit(&self) {
-        self.slot().hits.fetch_add(1, Relaxed);
+        bump(&self.slot().hits, 1);
     }
-    /// Counts a miss.
+    /// Counts a miss (same approximation as [`hit`](Self::hit) past 16 threads).
     #[inline]
     pub fn miss(&self) {
-        self.slot().misses.fetch_add(1, Relaxed);
+        bump(&self.slot().misses, 1);
     }
     /// Counts a stored value.
     #[inline]

@@ -32,6 +32,7 @@ pub struct MemoryCacheBuilder<K, V> {
     pub(crate) kind: &'static str,
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
+    pub(crate) force_std: bool,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -45,6 +46,7 @@ impl<K, V> Default for MemoryCacheBuilder<K, V> {
             kind: "mcache",
             single_flight: true,
             register: true,
+            force_std: false,
             _types: PhantomData,
         }
     }
@@ -91,6 +93,14 @@ where
     #[doc(hidden)]
     pub fn register(mut self, on: bool) -> Self {
         self.register = on;
+        self
+    }
+
+    /// Serves from the std-only map even when `schnellru` is compiled in: lets benchmarks
+    /// measure the compile-time fallback beside the default in one run.
+    #[doc(hidden)]
+    pub fn force_std_backend(mut self) -> Self {
+        self.force_std = true;
         self
     }
 

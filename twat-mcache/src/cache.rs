@@ -75,7 +75,7 @@ where
 
     pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Self {
         let core = Arc::new(Core {
-            store: MemoryStore::new(b.policy, b.maxsize),
+            store: MemoryStore::new(b.policy, b.maxsize, b.force_std),
             flight: SingleFlight::default(),
             counters: Counters::default(),
             ttl: b.ttl,

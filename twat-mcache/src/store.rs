@@ -55,9 +55,10 @@ impl<K, V> MemoryStore<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
-    pub(crate) fn new(policy: Policy, maxsize: Option<usize>) -> Self {
+    #[cfg_attr(not(feature = "schnellru"), allow(unused_variables))]
+    pub(crate) fn new(policy: Policy, maxsize: Option<usize>, force_std: bool) -> Self {
         #[cfg(feature = "schnellru")]
-        if policy == Policy::Lru {
+        if policy == Policy::Lru && !force_std {
             let hasher = LruHasher::new();
             return MemoryStore {
                 shards: Shards::Lru(Sharded::new(maxsize, hasher.clone(), |_| {
