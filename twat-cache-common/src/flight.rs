@@ -134,6 +134,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Drop for Leader<'_, K, V> {
     }
 }
 
+type FlightMap<K, V> = Mutex<HashMap<K, Arc<Flight<V>>>>;
+
 /// Flights in progress, by key. Sharded so that misses on different keys rarely meet.
 ///
 /// ```
@@ -145,7 +147,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Drop for Leader<'_, K, V> {
 /// }
 /// ```
 pub struct SingleFlight<K, V> {
-    shards: Box<[Mutex<HashMap<K, Arc<Flight<V>>>>]>,
+    shards: Box<[FlightMap<K, V>]>,
     hasher: RandomState,
 }
 
@@ -165,7 +167,7 @@ impl<K, V> std::fmt::Debug for SingleFlight<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
-    fn shard(&self, key: &K) -> &Mutex<HashMap<K, Arc<Flight<V>>>> {
+    fn shard(&self, key: &K) -> &FlightMap<K, V> {
         let h = self.hasher.hash_one(key) as usize;
         &self.shards[h % self.shards.len()]
     }

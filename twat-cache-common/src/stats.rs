@@ -116,16 +116,9 @@ struct Slot {
 /// let s = c.snapshot();
 /// assert_eq!((s.hits, s.misses), (2, 1));
 /// ```
+#[derive(Default)]
 pub struct Counters {
     slots: Box<[Slot; SLOTS]>,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            slots: Box::default(),
-        }
-    }
 }
 
 impl std::fmt::Debug for Counters {

@@ -181,7 +181,7 @@ fn ttl(arg: &Arg) -> syn::Result<u128> {
         Lit::Int(i) => i
             .base10_parse::<u64>()
             .map_err(|e| Error::new(i.span(), e))
-            .map(|s| std::time::Duration::from_secs(s)),
+            .map(std::time::Duration::from_secs),
         Lit::Float(f) => {
             let secs: f64 = f.base10_parse()?;
             twat_cache_common::ttl::ttl_from_secs_f64(secs).map_err(|e| Error::new(f.span(), e))

@@ -36,11 +36,11 @@ fn runtime_path(kind: Kind) -> syn::Result<TokenStream> {
     if let Some(p) = found(own) {
         return Ok(p);
     }
-    if kind != Kind::Umbrella {
-        if let Some(p) = found("twat-ucache") {
-            let m = format_ident!("{}", module);
-            return Ok(quote!(#p::#m));
-        }
+    if kind != Kind::Umbrella
+        && let Some(p) = found("twat-ucache")
+    {
+        let m = format_ident!("{}", module);
+        return Ok(quote!(#p::#m));
     }
     Err(Error::new(
         Span::call_site(),
@@ -189,7 +189,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     }
     if !is_async && kind == Kind::Async {
         return Err(Error::new_spanned(
-            &f.sig.fn_token,
+            f.sig.fn_token,
             "#[acache] wraps `async fn`s; for a plain function use #[mcache], #[bcache] or #[fcache]",
         ));
     }
@@ -203,10 +203,11 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
             "the Redis engine serves `async fn`s only (through acache); make the function async or pick \"lmdb\"",
         ));
     }
-    if kind == Kind::Umbrella && is_async {
-        if let Some((e, _)) = &settings.preferred_engine {
-            settings.backend = Some((e.clone(), Span::call_site()));
-        }
+    if kind == Kind::Umbrella
+        && is_async
+        && let Some((e, _)) = &settings.preferred_engine
+    {
+        settings.backend = Some((e.clone(), Span::call_site()));
     }
 
     let a = analyze(&f.sig, &settings, macro_name)?;

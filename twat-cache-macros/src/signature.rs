@@ -42,19 +42,19 @@ struct Unnameable<'a> {
 
 impl<'ast> Visit<'ast> for Unnameable<'_> {
     fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
-        if p.qself.is_none() {
-            if let Some(first) = p.path.segments.first() {
-                if first.ident == "Self" {
-                    self.found.get_or_insert((
-                        first.ident.span(),
-                        "`Self` (write the type's own name)".into(),
-                    ));
-                } else if p.path.segments.len() == 1 && self.params.contains(&first.ident) {
-                    self.found.get_or_insert((
-                        first.ident.span(),
-                        format!("the type parameter `{}`", first.ident),
-                    ));
-                }
+        if p.qself.is_none()
+            && let Some(first) = p.path.segments.first()
+        {
+            if first.ident == "Self" {
+                self.found.get_or_insert((
+                    first.ident.span(),
+                    "`Self` (write the type's own name)".into(),
+                ));
+            } else if p.path.segments.len() == 1 && self.params.contains(&first.ident) {
+                self.found.get_or_insert((
+                    first.ident.span(),
+                    format!("the type parameter `{}`", first.ident),
+                ));
             }
         }
         syn::visit::visit_type_path(self, p);

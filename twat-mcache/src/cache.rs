@@ -131,10 +131,7 @@ where
     pub fn insert(&self, key: K, value: V) {
         let core = &*self.core;
         let now = self.now();
-        let slot = Slot {
-            value,
-            expires: deadline(core.ttl),
-        };
+        let slot = Slot::new(value, deadline(core.ttl));
         let (evicted, expired) = core.store.insert(key, slot, now);
         core.counters.insert();
         core.counters.evicted(evicted);

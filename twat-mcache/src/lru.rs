@@ -71,6 +71,19 @@ impl<K: Hash + Eq + Clone, V> ShardMap<K, V> for LruShard<K, V> {
     }
 
     fn evict_one(&mut self) -> bool {
+        // Second chance: an entry hit since it was last here goes back to the young end.
+        // After one pass every mark is cleared, so this ends within len + 1 steps.
+        for _ in 0..=self.map.len() {
+            let Some((key, mut slot)) = self.map.pop_oldest() else {
+                return false;
+            };
+            if *slot.accessed.get_mut() {
+                *slot.accessed.get_mut() = false;
+                self.map.insert(key, slot);
+                continue;
+            }
+            return true;
+        }
         self.map.pop_oldest().is_some()
     }
 

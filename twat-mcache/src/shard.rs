@@ -6,16 +6,51 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
-use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use parking_lot::RwLock;
 use twat_cache_common::clock::is_expired;
 
-/// A stored value and its deadline (see [`twat_cache_common::clock`]; 0 = never).
-#[derive(Debug, Clone)]
+/// A stored value, its deadline (see [`twat_cache_common::clock`]; 0 = never), and whether
+/// it was hit since it last reached the old end of an LRU queue.
+#[derive(Debug)]
 pub struct Slot<V> {
     /// The value.
     pub value: V,
     /// Monotonic deadline in nanoseconds; 0 = never expires.
     pub expires: u64,
+    /// Set by a hit under the read lock; an LRU eviction that finds it set clears it and
+    /// moves the entry to the young end instead (lazy promotion, "second chance").
+    pub accessed: AtomicBool,
+}
+
+impl<V> Slot<V> {
+    pub(crate) fn new(value: V, expires: u64) -> Self {
+        Slot {
+            value,
+            expires,
+            accessed: AtomicBool::new(false),
+        }
+    }
+
+    #[inline]
+    fn mark(&self) {
+        // Only write when it changes, so repeated hits do not dirty the cache line.
+        if !self.accessed.load(Relaxed) {
+            self.accessed.store(true, Relaxed);
+        }
+    }
+}
+
+/// How a shard serves a lookup.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadMode {
+    /// Read lock, and mark the entry (LRU with lazy promotion).
+    Mark,
+    /// Read lock, no bookkeeping (FIFO).
+    Plain,
+    /// Write lock: the lookup updates the map (LFU counts).
+    Exclusive,
 }
 
 /// What a lookup found.
@@ -51,7 +86,8 @@ pub(crate) trait ShardMap<K, V> {
 
 /// N locked shards sharing one hasher.
 pub(crate) struct Sharded<M, S> {
-    shards: Box<[Mutex<M>]>,
+    shards: Box<[RwLock<M>]>,
+    mode: ReadMode,
     capacity: Box<[usize]>,
     hasher: S,
     shift: u32,
@@ -77,7 +113,12 @@ pub(crate) fn shard_count(maxsize: Option<usize>) -> usize {
 }
 
 impl<M, S: BuildHasher> Sharded<M, S> {
-    pub(crate) fn new(maxsize: Option<usize>, hasher: S, mut make: impl FnMut(usize) -> M) -> Self {
+    pub(crate) fn new(
+        maxsize: Option<usize>,
+        mode: ReadMode,
+        hasher: S,
+        mut make: impl FnMut(usize) -> M,
+    ) -> Self {
         let n = shard_count(maxsize);
         // The per-shard capacities add up to exactly `maxsize`: it is a hard bound.
         let capacity: Box<[usize]> = (0..n)
@@ -87,7 +128,8 @@ impl<M, S: BuildHasher> Sharded<M, S> {
             })
             .collect();
         Sharded {
-            shards: capacity.iter().map(|&c| Mutex::new(make(c))).collect(),
+            shards: capacity.iter().map(|&c| RwLock::new(make(c))).collect(),
+            mode,
             capacity,
             hasher,
             shift: 64 - n.trailing_zeros(),
@@ -110,8 +152,8 @@ impl<M, S: BuildHasher> Sharded<M, S> {
         self.shards.len()
     }
 
-    pub(crate) fn lock(&self, i: usize) -> parking_lot::MutexGuard<'_, M> {
-        self.shards[i].lock()
+    pub(crate) fn lock(&self, i: usize) -> parking_lot::RwLockReadGuard<'_, M> {
+        self.shards[i].read()
     }
 }
 
@@ -128,7 +170,32 @@ where
         V: Clone,
     {
         let (hash, i) = self.locate(key);
-        let mut map = self.shards[i].lock();
+        let shard = &self.shards[i];
+        if self.mode != ReadMode::Exclusive {
+            let map = shard.read();
+            match map.peek(hash, key) {
+                None => return Lookup::Miss,
+                Some(slot) if !is_expired(slot.expires, now) => {
+                    if self.mode == ReadMode::Mark {
+                        slot.mark();
+                    }
+                    return Lookup::Hit(slot.value.clone());
+                }
+                Some(_) => {}
+            }
+            drop(map);
+            // Expired: take the write lock to drop it (if nobody replaced it meanwhile).
+            let mut map = shard.write();
+            return match map.peek(hash, key) {
+                Some(slot) if !is_expired(slot.expires, now) => Lookup::Hit(slot.value.clone()),
+                Some(_) => {
+                    map.remove(hash, key);
+                    Lookup::Expired
+                }
+                None => Lookup::Miss,
+            };
+        }
+        let mut map = shard.write();
         match map.get(hash, key) {
             None => Lookup::Miss,
             Some(slot) if !is_expired(slot.expires, now) => Lookup::Hit(slot.value.clone()),
@@ -147,7 +214,7 @@ where
         V: Clone,
     {
         let (hash, i) = self.locate(key);
-        let map = self.shards[i].lock();
+        let map = self.shards[i].read();
         map.peek(hash, key)
             .filter(|s| !is_expired(s.expires, now))
             .map(|s| s.value.clone())
@@ -161,7 +228,7 @@ where
     {
         let (hash, i) = self.locate(&key);
         let cap = self.capacity[i];
-        let mut map = self.shards[i].lock();
+        let mut map = self.shards[i].write();
         let mut expired = 0;
         // Amortized sweeping: each insert retires up to two expired entries at the
         // policy's end of the queue, so a ttl cache under writes never fills with the dead.
@@ -187,14 +254,14 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let (hash, i) = self.locate(key);
-        self.shards[i].lock().remove(hash, key)
+        self.shards[i].write().remove(hash, key)
     }
 
     pub(crate) fn len<K, V>(&self) -> usize
     where
         M: ShardMap<K, V>,
     {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.read().len()).sum()
     }
 
     pub(crate) fn clear<K, V>(&self)
@@ -202,7 +269,7 @@ where
         M: ShardMap<K, V>,
     {
         for s in self.shards.iter() {
-            s.lock().clear();
+            s.write().clear();
         }
     }
 
@@ -213,7 +280,7 @@ where
         // One shard at a time, so callers of other shards are never held up.
         self.shards
             .iter()
-            .map(|s| s.lock().remove_expired(now))
+            .map(|s| s.write().remove_expired(now))
             .sum()
     }
 
@@ -221,6 +288,6 @@ where
     where
         M: ShardMap<K, V>,
     {
-        self.shards.iter().flat_map(|s| s.lock().keys()).collect()
+        self.shards.iter().flat_map(|s| s.read().keys()).collect()
     }
 }

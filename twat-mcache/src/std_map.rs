@@ -2,7 +2,8 @@
 //! FIFO and LFU. It is the only implementation of LFU and FIFO, and the LRU fallback when
 //! the `schnellru` feature is off.
 //!
-//! LRU and FIFO are O(1). LFU keeps a `BTreeMap` ordered by (hits, age), so its hits and
+//! LRU and FIFO are O(1); LRU hits only mark the entry (under the shard's read lock) and
+//! eviction gives marked entries a second chance, as the schnellru shard does. LFU keeps a `BTreeMap` ordered by (hits, age), so its hits and
 //! inserts are O(log n); it evicts the entry with the fewest hits, the oldest first.
 
 use std::borrow::Borrow;
@@ -129,10 +130,27 @@ impl<K: Hash + Eq + Clone, V> StdShard<K, V> {
         node
     }
 
-    fn victim(&self) -> Option<u32> {
+    fn victim(&mut self) -> Option<u32> {
         match self.policy {
             Policy::Lfu => self.by_use.values().next().copied(),
-            _ => (self.head != NIL).then_some(self.head),
+            Policy::Fifo => (self.head != NIL).then_some(self.head),
+            Policy::Lru => {
+                // Second chance for entries hit under the read lock since they were last here.
+                for _ in 0..=self.index.len() {
+                    let h = self.head;
+                    if h == NIL {
+                        return None;
+                    }
+                    let accessed = self.node_mut(h).slot.accessed.get_mut();
+                    if !*accessed {
+                        return Some(h);
+                    }
+                    *accessed = false;
+                    self.unlink(h);
+                    self.push_back(h);
+                }
+                (self.head != NIL).then_some(self.head)
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use twat_cache_common::{Backend, Policy};
 
 #[cfg(feature = "schnellru")]
 use crate::lru::{LruHasher, LruShard};
-use crate::shard::{Lookup, Sharded, Slot};
+use crate::shard::{Lookup, ReadMode, Sharded, Slot};
 use crate::std_map::StdShard;
 
 enum Shards<K, V> {
@@ -61,15 +61,23 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
         if policy == Policy::Lru && !force_std {
             let hasher = LruHasher::new();
             return MemoryStore {
-                shards: Shards::Lru(Sharded::new(maxsize, hasher.clone(), |_| {
-                    LruShard::new(hasher.clone())
-                })),
+                shards: Shards::Lru(Sharded::new(
+                    maxsize,
+                    ReadMode::Mark,
+                    hasher.clone(),
+                    |_| LruShard::new(hasher.clone()),
+                )),
                 backend: Backend::Schnellru,
             };
         }
         let hasher = RandomState::new();
+        let mode = match policy {
+            Policy::Lru => ReadMode::Mark,
+            Policy::Fifo => ReadMode::Plain,
+            Policy::Lfu => ReadMode::Exclusive,
+        };
         MemoryStore {
-            shards: Shards::Std(Sharded::new(maxsize, hasher.clone(), |_| {
+            shards: Shards::Std(Sharded::new(maxsize, mode, hasher.clone(), |_| {
                 StdShard::new(policy, hasher.clone())
             })),
             backend: Backend::Std,

@@ -86,12 +86,12 @@ static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 #[mcache]
 fn find(n: u32) -> Option<u32> {
     LOOKUPS.fetch_add(1, Ordering::SeqCst);
-    (n % 2 == 0).then_some(n / 2)
+    n.is_multiple_of(2).then_some(n / 2)
 }
 
 #[mcache(cache_none)]
 fn find_all(n: u32) -> Option<u32> {
-    (n % 2 == 0).then_some(n / 2)
+    n.is_multiple_of(2).then_some(n / 2)
 }
 
 #[test]

@@ -108,7 +108,7 @@ fn an_idle_cache_sheds_expired_entries_without_being_touched() {
     // The background sweeper runs every ttl/2 (at least 50 ms); give it a generous margin
     // on a loaded machine. This asserts the outcome, not a timing.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while c.len() > 0 && std::time::Instant::now() < deadline {
+    while !c.is_empty() && std::time::Instant::now() < deadline {
         thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(c.len(), 0, "the sweeper dropped every expired entry");
@@ -271,4 +271,28 @@ fn many_threads_hammering_a_bounded_cache_keep_it_consistent() {
     assert!(c.len() <= 500);
     let lens = c.inner().shard_lens();
     assert_eq!(lens.iter().sum::<usize>(), c.len());
+}
+
+#[test]
+fn lru_keeps_a_hot_key_through_churn() {
+    for c in [
+        cache(Policy::Lru, 100),
+        MemoryCache::builder()
+            .maxsize(100)
+            .force_std_backend()
+            .build()
+            .unwrap(),
+    ] {
+        c.insert(u64::MAX, 1);
+        for k in 0..10_000 {
+            assert_eq!(
+                c.get(&u64::MAX),
+                Some(1),
+                "hot key lost at {k} ({})",
+                c.backend()
+            );
+            c.insert(k, k);
+        }
+        assert_eq!(c.len(), 100);
+    }
 }

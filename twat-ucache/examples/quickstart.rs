@@ -25,7 +25,9 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 fn show(label: &str, first: Duration, second: Duration) {
     let speedup = first.as_secs_f64() / second.as_secs_f64().max(1e-9);
-    println!("  {label:<34} first call {first:>10.2?}   repeat {second:>9.2?}   ({speedup:.0}× faster)");
+    println!(
+        "  {label:<34} first call {first:>10.2?}   repeat {second:>9.2?}   ({speedup:.0}× faster)"
+    );
 }
 
 fn row(s: &CacheStats) {
@@ -42,7 +44,12 @@ fn row(s: &CacheStats) {
 }
 
 fn main() {
-    println!("twat-cache quickstart (cache root: {})\n", twat_ucache::get_cache_path("quickstart").map(|p| p.display().to_string()).unwrap_or_else(|e| e.to_string()));
+    println!(
+        "twat-cache quickstart (cache root: {})\n",
+        twat_ucache::get_cache_path("quickstart")
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| e.to_string())
+    );
 
     println!("#[mcache]: process memory");
     let (a, first) = timed(|| primes_below(60_000));
@@ -52,7 +59,10 @@ fn main() {
     println!("  backend: {}", primes_below_cache().backend());
 
     println!("\nstats of every cache in this process (twat_ucache::stats_all()):");
-    println!("  {:<34} {:<10} {:>6} {:>6} {:>7} {:>8}  fallback", "cache", "backend", "hits", "misses", "entries", "bytes");
+    println!(
+        "  {:<34} {:<10} {:>6} {:>6} {:>7} {:>8}  fallback",
+        "cache", "backend", "hits", "misses", "entries", "bytes"
+    );
     let mut all = twat_ucache::stats_all();
     all.sort_by(|a, b| a.name.cmp(&b.name));
     for s in &all {

@@ -39,10 +39,19 @@ enum Task {
 }
 
 /// Crates with backend features, and the test to run with those features off.
-const FALLBACK_CRATES: &[&str] = &["twat-mcache", "twat-bcache", "twat-fcache", "twat-acache", "twat-ucache"];
+const FALLBACK_CRATES: &[&str] = &[
+    "twat-mcache",
+    "twat-bcache",
+    "twat-fcache",
+    "twat-acache",
+    "twat-ucache",
+];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
@@ -68,11 +77,35 @@ fn has_feature(krate: &str, feature: &str) -> bool {
 
 fn lint() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     for krate in FALLBACK_CRATES {
         if has_feature(krate, "default") {
-            cargo(&["clippy", "-p", krate, "--all-targets", "--no-default-features", "--", "-D", "warnings"])?;
+            cargo(&[
+                "clippy",
+                "-p",
+                krate,
+                "--all-targets",
+                "--no-default-features",
+                "--",
+                "-D",
+                "warnings",
+            ])?;
         }
     }
     Ok(())
@@ -84,7 +117,14 @@ fn test() -> Result<(), String> {
     // Each backend's feature off: the compile-time fallbacks.
     for krate in FALLBACK_CRATES {
         if has_feature(krate, "default") {
-            cargo(&["test", "-p", krate, "--no-default-features", "--lib", "--tests"])?;
+            cargo(&[
+                "test",
+                "-p",
+                krate,
+                "--no-default-features",
+                "--lib",
+                "--tests",
+            ])?;
         }
     }
     // Everything on (Redis included: .ci/run installs redis-server).
@@ -103,9 +143,12 @@ fn test() -> Result<(), String> {
 
 /// Reads criterion's estimates: group → (bench id → median ns).
 fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     let mut out: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
-    let Ok(groups) = std::fs::read_dir(target.join("criterion")) else { return out };
+    let Ok(groups) = std::fs::read_dir(target.join("criterion")) else {
+        return out;
+    };
     for group in groups.flatten() {
         let gname = group.file_name().to_string_lossy().into_owned();
         if gname == "report" {
@@ -115,7 +158,11 @@ fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
         while let Some(dir) = stack.pop() {
             let est = dir.join("new/estimates.json");
             if est.is_file() {
-                let id = dir.strip_prefix(group.path()).unwrap_or(&dir).to_string_lossy().into_owned();
+                let id = dir
+                    .strip_prefix(group.path())
+                    .unwrap_or(&dir)
+                    .to_string_lossy()
+                    .into_owned();
                 if let Some(ns) = std::fs::read_to_string(&est)
                     .ok()
                     .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -126,7 +173,11 @@ fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
                 continue;
             }
             if let Ok(rd) = std::fs::read_dir(&dir) {
-                stack.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir() && !p.ends_with("report")));
+                stack.extend(
+                    rd.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_dir() && !p.ends_with("report")),
+                );
             }
         }
     }
@@ -166,7 +217,9 @@ fn print_table() {
             println!("| {group} | {id} | {} | {ratio} |", format_ns(*ns));
         }
     }
-    println!("\nratio = this row's time / our row's time in the same group: above 1 means ours is faster.");
+    println!(
+        "\nratio = this row's time / our row's time in the same group: above 1 means ours is faster."
+    );
 }
 
 fn bench(filter: Option<String>, table_only: bool) -> Result<(), String> {
@@ -178,10 +231,18 @@ fn bench(filter: Option<String>, table_only: bool) -> Result<(), String> {
             ("twat-acache", "async"),
         ];
         for (krate, name) in benches {
-            if filter.as_deref().is_some_and(|f| !name.contains(f) && !krate.contains(f)) {
+            if filter
+                .as_deref()
+                .is_some_and(|f| !name.contains(f) && !krate.contains(f))
+            {
                 continue;
             }
-            if !root().join(krate).join("benches").join(format!("{name}.rs")).is_file() {
+            if !root()
+                .join(krate)
+                .join("benches")
+                .join(format!("{name}.rs"))
+                .is_file()
+            {
                 continue;
             }
             cargo(&["bench", "-p", krate, "--bench", name])?;
@@ -202,7 +263,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => {
-            eprintln!("\nxtask: all done in {:.0}s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "\nxtask: all done in {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
