@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use twat_ucache::{CacheStats, mcache};
+use twat_ucache::{CacheStats, bcache, fcache, mcache};
 
 /// Counts the primes below `n` by trial division: honest CPU work.
 #[mcache(maxsize = 64)]
@@ -17,55 +17,132 @@ fn primes_below(n: u64) -> usize {
         .count()
 }
 
+/// The start below `limit` with the longest Collatz chain, and its length. Stored in LMDB,
+/// shared with every other process using the `quickstart` folder.
+#[bcache(folder_name = "quickstart", ttl = "1h", maxsize = 10_000)]
+fn longest_collatz(limit: u64) -> (u64, u32) {
+    (1..limit)
+        .map(|start| {
+            let (mut n, mut steps) = (start, 0u32);
+            while n != 1 {
+                n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+                steps += 1;
+            }
+            (start, steps)
+        })
+        .max_by_key(|&(_, steps)| steps)
+        .unwrap_or((1, 0))
+}
+
+/// A 256×256 grey-scale Mandelbrot tile: 64 KiB, stored compressed, one file per tile.
+#[fcache(folder_name = "quickstart", compress = true)]
+fn render_tile(zoom: u8, x: u32, y: u32) -> Vec<u8> {
+    let scale = 3.0 / f64::from(256u32 << zoom);
+    let mut pixels = Vec::with_capacity(256 * 256);
+    for py in 0..256u32 {
+        for px in 0..256u32 {
+            let cr = -2.0 + f64::from(x * 256 + px) * scale;
+            let ci = -1.5 + f64::from(y * 256 + py) * scale;
+            let (mut zr, mut zi, mut i) = (0.0f64, 0.0f64, 0u8);
+            while zr * zr + zi * zi < 4.0 && i < 255 {
+                (zr, zi) = (zr * zr - zi * zi + cr, 2.0 * zr * zi + ci);
+                i += 1;
+            }
+            pixels.push(i);
+        }
+    }
+    pixels
+}
+
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let t = Instant::now();
     let v = f();
     (v, t.elapsed())
 }
 
-fn show(label: &str, first: Duration, second: Duration) {
+fn show(label: &str, origin: &str, first: Duration, second: Duration) {
     let speedup = first.as_secs_f64() / second.as_secs_f64().max(1e-9);
+    println!("  {label}");
     println!(
-        "  {label:<34} first call {first:>10.2?}   repeat {second:>9.2?}   ({speedup:.0}× faster)"
+        "    first call {first:>10.2?} ({origin})   repeat {second:>9.2?} (hit, {speedup:.0}× faster)"
     );
+}
+
+fn origin(was_stored: bool) -> &'static str {
+    if was_stored {
+        "hit: stored by an earlier run"
+    } else {
+        "miss: computed"
+    }
 }
 
 fn row(s: &CacheStats) {
     println!(
-        "  {:<34} {:<10} {:>6} {:>6} {:>7} {:>8}  {}",
+        "  {:<18} {:<7} {:<10} {:>5} {:>7} {:>8} {:>9}  {}",
         s.name.rsplit("::").next().unwrap_or(&s.name),
+        s.kind,
         s.backend.to_string(),
         s.hits,
         s.misses,
         s.entries,
         s.bytes,
-        s.fallback_reason.as_deref().unwrap_or("")
+        s.fallback_reason.as_deref().unwrap_or("-")
     );
 }
 
 fn main() {
-    println!(
-        "twat-cache quickstart (cache root: {})\n",
-        twat_ucache::get_cache_path("quickstart")
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|e| e.to_string())
-    );
+    let root = twat_ucache::get_cache_path("quickstart")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| e.to_string());
+    println!("twat-cache quickstart; disk caches in {root}\n");
 
-    println!("#[mcache]: process memory");
+    println!("#[mcache]: process memory (gone when the process exits)");
     let (a, first) = timed(|| primes_below(60_000));
     let (b, second) = timed(|| primes_below(60_000));
     assert_eq!(a, b);
-    show(&format!("primes_below(60_000) = {a}"), first, second);
-    println!("  backend: {}", primes_below_cache().backend());
+    show(
+        &format!("primes_below(60_000) = {a}"),
+        origin(false),
+        first,
+        second,
+    );
+    println!("    served by: {}\n", primes_below_cache().backend());
 
-    println!("\nstats of every cache in this process (twat_ucache::stats_all()):");
+    println!("#[bcache]: LMDB on disk, shared by processes");
+    let (a, first) = timed(|| longest_collatz(300_000));
+    let stored = longest_collatz_cache().stats().hits == 1; // the first lookup hit: on disk
+    let (b, second) = timed(|| longest_collatz(300_000));
+    assert_eq!(a, b);
+    show(
+        &format!("longest_collatz(300_000) = {a:?}"),
+        origin(stored),
+        first,
+        second,
+    );
+    println!("    served by: {}\n", longest_collatz_cache().backend());
+
+    println!("#[fcache]: one compressed file per entry");
+    let (a, first) = timed(|| render_tile(2, 1, 1));
+    let stored = render_tile_cache().stats().hits == 1;
+    let (b, second) = timed(|| render_tile(2, 1, 1));
+    assert_eq!(a, b);
+    show(
+        &format!("render_tile(2, 1, 1) = {} bytes", a.len()),
+        origin(stored),
+        first,
+        second,
+    );
+    println!("    served by: {}\n", render_tile_cache().backend());
+
+    println!("every cache in this process (twat_ucache::stats_all()):");
     println!(
-        "  {:<34} {:<10} {:>6} {:>6} {:>7} {:>8}  fallback",
-        "cache", "backend", "hits", "misses", "entries", "bytes"
+        "  {:<18} {:<7} {:<10} {:>5} {:>7} {:>8} {:>9}  fallback",
+        "cache", "kind", "backend", "hits", "misses", "entries", "bytes"
     );
     let mut all = twat_ucache::stats_all();
     all.sort_by(|a, b| a.name.cmp(&b.name));
     for s in &all {
         row(s);
     }
+    println!("\nRun it again: the bcache and fcache first calls become hits from disk.");
 }

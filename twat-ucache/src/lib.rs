@@ -1,4 +1,5 @@
-//! twat-cache in one crate: every decorator, the shared names, and (soon) `#[ucache]`.
+//! twat-cache in one crate: every decorator and the shared names (`#[ucache]` and the CLI
+//! are still to come).
 //!
 //! ```
 //! use twat_ucache::mcache;
@@ -16,7 +17,19 @@ pub mod mcache {
     pub use twat_mcache::*;
 }
 
+/// The LMDB cache (`twat-bcache`): `LmdbCache`, and the `#[bcache]` attribute.
+pub mod bcache {
+    pub use twat_bcache::*;
+}
+
+/// The file cache (`twat-fcache`): `FileCache`, and the `#[fcache]` attribute.
+pub mod fcache {
+    pub use twat_fcache::*;
+}
+
+pub use twat_bcache::{LmdbCache, bcache};
 pub use twat_cache_common::{
     Backend, CacheError, CacheStats, ConfigError, Policy, clear_all, get_cache_path, stats_all,
 };
+pub use twat_fcache::{FileCache, fcache};
 pub use twat_mcache::{MemoryCache, mcache};
