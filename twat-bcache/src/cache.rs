@@ -55,6 +55,8 @@ struct Core<K, V> {
     flight: SingleFlight<K, V>,
     counters: Counters,
     namespace: Namespace,
+    /// `namespace.stored_key(&[])`: the id and a NUL, which every stored key starts with.
+    key_prefix: Vec<u8>,
     name: String,
     ttl: Option<Duration>,
     maxsize: Option<usize>,
@@ -198,6 +200,7 @@ where
             engine,
             flight: SingleFlight::default(),
             counters: Counters::default(),
+            key_prefix: namespace.stored_key(&[]),
             namespace,
             name,
             ttl: b.ttl,
@@ -221,8 +224,12 @@ where
     /// serialize (then nothing is cached for it).
     #[cfg(feature = "lmdb")]
     fn stored_key<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<Vec<u8>> {
-        match codec::encode("key", key) {
-            Ok(args) => Some(self.core.namespace.stored_key(&args)),
+        // Same bytes as `namespace.stored_key(&codec::encode(key))`, in one allocation.
+        let prefix = &self.core.key_prefix;
+        let mut buf = Vec::with_capacity(prefix.len() + 24);
+        buf.extend_from_slice(prefix);
+        match postcard::to_extend(key, buf) {
+            Ok(sk) => Some(sk),
             Err(e) => {
                 log::debug!("twat-bcache: cache `{}`: {e}; not cached", self.core.name);
                 None
@@ -583,5 +590,25 @@ where
         // A disk sweep scans an index: not more than once a second.
         self.ttl
             .map(|t| registry::sweep_interval_for(t).max(Duration::from_secs(1)))
+    }
+}
+
+#[cfg(all(test, feature = "lmdb"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_keys_match_the_shared_definition() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::function("c", "c::m", "f", 3, 0xabc);
+        let cache = LmdbCache::<(String, u64), u8>::builder()
+            .cache_dir(dir.path())
+            .namespace(ns.clone())
+            .register(false)
+            .build()
+            .unwrap();
+        let key = ("k\u{e9}y".to_string(), 1u64 << 40);
+        let expected = ns.stored_key(&codec::encode("key", &key).unwrap());
+        assert_eq!(cache.stored_key(&key), Some(expected));
     }
 }
