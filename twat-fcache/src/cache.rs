@@ -18,7 +18,9 @@ use twat_mcache::MemoryCache;
 
 use crate::FileCacheBuilder;
 #[cfg(feature = "files")]
-use crate::store::{FileStore, Found, StoreConfig, encode_into};
+use crate::store::{
+    FileStore, Found, Payload, StoreConfig, encode_into, read_varint, write_varint,
+};
 
 // One per cache, behind an Arc: the size difference does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -198,7 +200,7 @@ where
     /// Looks a stored key up without counting (the single-flight re-check).
     #[cfg(feature = "files")]
     fn peek_files(store: &FileStore, stored_key: &[u8]) -> Found<V> {
-        store.lookup(stored_key, |payload| codec::decode::<V>(payload).ok())
+        store.lookup(stored_key, is_bytes::<V>(), decode_value::<V>)
     }
 
     /// The stored value for `key`, if present, valid and not expired. Counts a hit or a
@@ -257,7 +259,7 @@ where
             return;
         };
         let written = store.store(&sk, |buf| {
-            encode_into(value, buf).map_err(|e| twat_cache_common::CacheError::Encode {
+            encode_value(value, buf).map_err(|e| twat_cache_common::CacheError::Encode {
                 what: "value",
                 message: e.to_string(),
             })
@@ -496,6 +498,51 @@ where
                 None
             }
         }
+    }
+}
+
+/// Whether values are `Vec<u8>`: they take a fast path that copies their bytes once
+/// instead of going through serde one byte at a time (the stored bytes are the same).
+#[cfg(feature = "files")]
+fn is_bytes<V: 'static>() -> bool {
+    std::any::TypeId::of::<V>() == std::any::TypeId::of::<Vec<u8>>()
+}
+
+#[cfg(feature = "files")]
+fn encode_value<V: Serialize + 'static>(
+    value: &V,
+    buf: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    if let Some(bytes) = (value as &dyn std::any::Any).downcast_ref::<Vec<u8>>() {
+        write_varint(bytes.len() as u64, buf);
+        buf.extend_from_slice(bytes);
+        return Ok(());
+    }
+    encode_into(value, buf)
+}
+
+#[cfg(feature = "files")]
+fn decode_value<V: DeserializeOwned + 'static>(payload: Payload<'_>) -> Option<V> {
+    if is_bytes::<V>() {
+        let bytes = match payload {
+            Payload::Bytes(b) => b,
+            Payload::Serialized(s) => {
+                let (n, vlen) = read_varint(s)?;
+                let rest = &s[vlen..];
+                if rest.len() as u64 != n {
+                    return None;
+                }
+                rest.to_vec()
+            }
+        };
+        let mut slot = Some(bytes);
+        return (&mut slot as &mut dyn std::any::Any)
+            .downcast_mut::<Option<V>>()?
+            .take();
+    }
+    match payload {
+        Payload::Serialized(s) => codec::decode::<V>(s).ok(),
+        Payload::Bytes(_) => None,
     }
 }
 

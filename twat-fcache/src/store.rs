@@ -129,18 +129,6 @@ pub(crate) fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> io::Resul
     Ok(())
 }
 
-/// Reads a whole file into a buffer of exactly its size (one allocation, one copy).
-fn read_file(path: &Path) -> io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    let len = f.metadata()?.len();
-    if len > MAX_FILE {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
-    }
-    let mut buf = Vec::with_capacity(len as usize);
-    f.read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
 /// Reads the expiry from an entry file's header (magic, version, flags, created, expires).
 fn read_expiry(path: &Path) -> io::Result<u64> {
     let mut head = [0u8; 20];
@@ -151,6 +139,115 @@ fn read_expiry(path: &Path) -> io::Result<u64> {
     Ok(u64::from_le_bytes(
         head[12..20].try_into().expect("8 bytes"),
     ))
+}
+
+/// Byte values at least this large are read in parts, straight into their vector.
+const STREAM_MIN: u64 = 32 << 10;
+
+/// A payload handed to a lookup's decoder.
+pub(crate) enum Payload<'a> {
+    /// The serialized value (postcard), decompressed if it was compressed.
+    Serialized(&'a [u8]),
+    /// The content of a `Vec<u8>` value, already verified and stripped of its length.
+    Bytes(Vec<u8>),
+}
+
+enum Raw {
+    /// The whole file, to decode with [`Entry::decode`].
+    Whole(Vec<u8>),
+    /// A verified byte value read in parts.
+    Split { expires_ms: u64, payload: Vec<u8> },
+    /// A valid-looking entry for another stored key (a digest collision).
+    OtherKey,
+}
+
+fn invalid(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// Reads a postcard varint (LEB128, at most 10 bytes) from the start of `bytes`:
+/// (value, its length in bytes).
+pub(crate) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, b) in bytes.iter().take(10).enumerate() {
+        v |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Appends `v` as a postcard varint.
+pub(crate) fn write_varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads an uncompressed entry whose payload is a byte sequence (varint length + bytes) in
+/// parts: header, key (compared before the payload is read), length, then the bytes
+/// straight into the vector that becomes the value; the checksum covers all of it as in
+/// [`Entry::decode`]. Compressed entries are read whole instead.
+fn read_bytes_entry(f: &mut File, len: u64, stored_key: &[u8]) -> io::Result<Raw> {
+    use std::io::{Seek, SeekFrom};
+    let mut head = [0u8; entry::HEADER_LEN];
+    f.read_exact(&mut head)?;
+    let (klen, plen) = (
+        u32::from_le_bytes(head[20..24].try_into().expect("4 bytes")) as u64,
+        u32::from_le_bytes(head[24..28].try_into().expect("4 bytes")) as u64,
+    );
+    if &head[..2] != b"TW"
+        || head[2] != entry::FORMAT_VERSION
+        || head[3] & !flags::KNOWN != 0
+        || entry::OVERHEAD as u64 + klen + plen != len
+    {
+        return Err(invalid("not an entry"));
+    }
+    if head[3] != 0 {
+        f.seek(SeekFrom::Start(0))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.read_to_end(&mut buf)?;
+        return Ok(Raw::Whole(buf));
+    }
+    if klen != stored_key.len() as u64 {
+        return Ok(Raw::OtherKey);
+    }
+    let mut key = vec![0u8; klen as usize];
+    f.read_exact(&mut key)?;
+    if key != stored_key {
+        return Ok(Raw::OtherKey);
+    }
+    let mut prefix = [0u8; 10];
+    let first = (plen as usize).min(10);
+    f.read_exact(&mut prefix[..first])?;
+    let (n, vlen) = read_varint(&prefix[..first]).ok_or_else(|| invalid("bad length"))?;
+    if vlen as u64 + n != plen {
+        return Err(invalid("payload is not a byte sequence"));
+    }
+    let mut payload = Vec::with_capacity(n as usize);
+    payload.extend_from_slice(&prefix[vlen..first]);
+    let rest = n - payload.len() as u64;
+    Read::take(&mut *f, rest).read_to_end(&mut payload)?;
+    let mut sum = [0u8; 8];
+    f.read_exact(&mut sum)?;
+    if payload.len() as u64 != n {
+        return Err(invalid("truncated"));
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    h.update(&head);
+    h.update(&key);
+    h.update(&prefix[..vlen]);
+    h.update(&payload);
+    if h.digest() != u64::from_le_bytes(sum) {
+        return Err(invalid("checksum mismatch"));
+    }
+    Ok(Raw::Split {
+        expires_ms: u64::from_le_bytes(head[12..20].try_into().expect("8 bytes")),
+        payload,
+    })
 }
 
 struct VecFlavor<'a>(&'a mut Vec<u8>);
@@ -279,19 +376,59 @@ impl FileStore {
     /// Looks `stored_key` up and hands its payload (decompressed) to `decode`. Anything
     /// that does not decode (a damaged, truncated, foreign or empty file, a payload
     /// `decode` refuses) is a miss, and the file is removed.
+    ///
+    /// With `bytes_value` (the value is a `Vec<u8>`), a large uncompressed entry is read
+    /// in parts so that its bytes land directly in the vector handed to `decode` as
+    /// [`Payload::Bytes`]: no copy after the read.
     pub(crate) fn lookup<T>(
         &self,
         stored_key: &[u8],
-        decode: impl FnOnce(&[u8]) -> Option<T>,
+        bytes_value: bool,
+        decode: impl FnOnce(Payload<'_>) -> Option<T>,
     ) -> Found<T> {
         let (d, path) = self.locate(stored_key);
-        let bytes = match read_file(&path) {
-            Ok(b) => b,
+        let read = File::open(&path).and_then(|mut f| {
+            let len = f.metadata()?.len();
+            if len > MAX_FILE {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
+            }
+            if bytes_value && len >= STREAM_MIN {
+                read_bytes_entry(&mut f, len, stored_key)
+            } else {
+                let mut buf = Vec::with_capacity(len as usize);
+                f.read_to_end(&mut buf)?;
+                Ok(Raw::Whole(buf))
+            }
+        });
+        let bytes = match read {
+            Ok(Raw::Whole(b)) => b,
+            Ok(Raw::Split {
+                expires_ms,
+                payload,
+            }) => {
+                if expires_ms != 0 && expires_ms <= unix_millis() {
+                    self.discard(&d, &path, &"expired");
+                    return Found::Expired;
+                }
+                return match decode(Payload::Bytes(payload)) {
+                    Some(v) => Found::Hit(v),
+                    None => {
+                        self.discard(&d, &path, &"payload does not decode as the value type");
+                        Found::Miss
+                    }
+                };
+            }
+            Ok(Raw::OtherKey) => return Found::Miss,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.forget(&d);
                 return Found::Miss;
             }
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
                 self.discard(&d, &path, &e);
                 return Found::Miss;
             }
@@ -321,14 +458,14 @@ impl FileStore {
         }
         let value = if entry.flags & flags::COMPRESSED != 0 {
             match compress::decompress(entry.payload) {
-                Ok(raw) => decode(&raw),
+                Ok(raw) => decode(Payload::Serialized(&raw)),
                 Err(e) => {
                     self.discard(&d, &path, &e);
                     return Found::Miss;
                 }
             }
         } else {
-            decode(entry.payload)
+            decode(Payload::Serialized(entry.payload))
         };
         match value {
             Some(v) => Found::Hit(v),
@@ -352,7 +489,11 @@ impl FileStore {
     /// assert_eq!(store.get_bytes(b"raw key"), None);
     /// ```
     pub fn get_bytes(&self, stored_key: &[u8]) -> Option<Vec<u8>> {
-        match self.lookup(stored_key, |p| Some(p.to_vec())) {
+        let payload = |p: Payload<'_>| match p {
+            Payload::Serialized(s) => Some(s.to_vec()),
+            Payload::Bytes(_) => None,
+        };
+        match self.lookup(stored_key, false, payload) {
             Found::Hit(v) => Some(v),
             _ => None,
         }
@@ -669,6 +810,28 @@ mod tests {
         }
         .encode();
         assert_eq!(bytes, again);
+    }
+
+    #[test]
+    fn varints_match_postcard() {
+        for n in [
+            0usize,
+            1,
+            127,
+            128,
+            300,
+            1 << 20,
+            64 << 20,
+            u32::MAX as usize,
+        ] {
+            let mut ours = Vec::new();
+            write_varint(n as u64, &mut ours);
+            let theirs = postcard::to_allocvec(&n).unwrap();
+            assert_eq!(ours, theirs, "{n}");
+            assert_eq!(read_varint(&ours), Some((n as u64, ours.len())));
+        }
+        assert_eq!(read_varint(&[0x80; 12]), None);
+        assert_eq!(read_varint(&[]), None);
     }
 
     #[test]

@@ -613,3 +613,38 @@ fn concurrent_writers_of_one_key_never_show_a_torn_value() {
     assert!((1..=4).contains(&last[0]));
     assert_eq!(c.len(), 1);
 }
+
+#[test]
+fn byte_values_take_the_fast_path_and_stay_postcard() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: FileCache<u8, Vec<u8>> = open(dir.path(), "bytes");
+    for (k, n) in [(1u8, 0usize), (2, 100), (3, 40_000), (4, 300_000)] {
+        let v = noise(n);
+        c.insert(k, v.clone());
+        let bytes = fs::read(path_of(&c, &k)).unwrap();
+        let e = Entry::decode(&bytes).unwrap();
+        assert_eq!(
+            e.payload,
+            postcard::to_allocvec(&v).unwrap(),
+            "same bytes as serde"
+        );
+        assert_eq!(c.get(&k), Some(v));
+    }
+    // A large byte entry damaged in its payload is still caught by the checksum.
+    let p = path_of(&c, &4);
+    let mut bytes = fs::read(&p).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    fs::write(&p, &bytes).unwrap();
+    assert_eq!(c.get(&4), None);
+    assert!(!p.exists());
+    // Truncated in the middle of the payload, too.
+    c.insert(4, noise(300_000));
+    let bytes = fs::read(&p).unwrap();
+    fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
+    assert_eq!(c.get(&4), None);
+    assert!(!p.exists());
+    // Another type reading a byte entry in the same namespace is a miss, not garbage.
+    let strings: FileCache<u8, Vec<String>> = open(dir.path(), "bytes");
+    assert_eq!(strings.get(&3), None);
+}
