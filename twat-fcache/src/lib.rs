@@ -62,7 +62,7 @@
 //!   written into each entry. Both work from an index built by one directory scan at open
 //!   and kept up to date by writes; the directory is rescanned at most once a minute.
 //! - **Fallback**: a folder that cannot be used (not creatable, not writable, a newer
-//!   layout) makes the cache serve from a [`MemoryCache`](twat_mcache::MemoryCache), with
+//!   layout) makes the cache serve from a [`MemoryCache`], with
 //!   one `log::warn!`; so does building without the `files` feature (default on).
 //!
 //! `lock = true` (cross-process single-flight) is accepted but not implemented yet:

@@ -657,7 +657,7 @@ impl FileStore {
     }
 
     /// Rebuilds the index from the directory (done at open, then at most every
-    /// [`RESCAN_INTERVAL`] by bounded writes and ttl sweeps). Sweeps temporary files left by
+    /// a minute (`RESCAN_INTERVAL`) by bounded writes and ttl sweeps). Sweeps temporary files left by
     /// killed writers. With a ttl, reads each file's expiry from its header, and removes
     /// files that are not entries.
     pub fn rescan(&self) {
@@ -704,7 +704,7 @@ impl FileStore {
     }
 
     /// Removes entries whose expiry has passed; returns how many. Uses the index (rescanned
-    /// first if the last scan is older than [`RESCAN_INTERVAL`]) and re-reads each
+    /// first if the last scan is older than a minute (`RESCAN_INTERVAL`)) and re-reads each
     /// candidate's header, so an entry another process rewrote since is kept.
     pub fn sweep_expired(&self) -> u64 {
         if self.scan_is_stale() {
