@@ -84,9 +84,22 @@ pub(crate) trait ShardMap<K, V> {
     fn keys(&self) -> Vec<K>;
 }
 
+/// One shard's lock on a cache line of its own, so that threads working on different
+/// shards never bounce each other's lock word (false sharing).
+#[repr(align(128))]
+pub(crate) struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// N locked shards sharing one hasher.
 pub(crate) struct Sharded<M, S> {
-    shards: Box<[RwLock<M>]>,
+    shards: Box<[Padded<RwLock<M>>]>,
     mode: ReadMode,
     capacity: Box<[usize]>,
     hasher: S,
@@ -128,7 +141,10 @@ impl<M, S: BuildHasher> Sharded<M, S> {
             })
             .collect();
         Sharded {
-            shards: capacity.iter().map(|&c| RwLock::new(make(c))).collect(),
+            shards: capacity
+                .iter()
+                .map(|&c| Padded(RwLock::new(make(c))))
+                .collect(),
             mode,
             capacity,
             hasher,
