@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+#[cfg(feature = "lmdb")]
+use twat_cache_common::codec;
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
 use twat_cache_common::{Backend, CacheStats, Namespace, SingleFlight, cache_root};
-#[cfg(feature = "lmdb")]
-use twat_cache_common::{Claim, codec};
 use twat_mcache::MemoryCache;
 
 use crate::LmdbCacheBuilder;
@@ -478,43 +478,21 @@ where
             if let Some(v) = self.count(self.lookup(store, &sk)) {
                 return Ok(v);
             }
-            let compute_and_store = |compute: Box<dyn FnOnce() -> Result<V, E> + '_>| {
+            if !self.core.single_flight {
                 let v = compute()?;
                 self.store_value(store, &sk, &v);
-                Ok::<V, E>(v)
-            };
-            if !self.core.single_flight {
-                return compute_and_store(Box::new(compute));
+                return Ok(v);
             }
-            let mut compute = Some(compute);
-            loop {
-                match self.core.flight.claim(key.clone()) {
-                    Claim::Leader(leader) => {
-                        // Another leader (or process) may have stored it since our miss.
-                        if let Lookup::Hit(v) = self.lookup(store, &sk) {
-                            leader.complete(v.clone());
-                            return Ok(v);
-                        }
-                        let compute = compute.take().expect("the leader computes once");
-                        let v = compute_and_store(Box::new(compute))?; // Err: waiters retry
-                        leader.complete(v.clone());
-                        return Ok(v);
-                    }
-                    Claim::Waiter(flight) => {
-                        if let Some(v) = flight.wait() {
-                            return Ok(v);
-                        }
-                        // The leader panicked or failed: try again (maybe as the leader).
-                        if let Lookup::Hit(v) = self.lookup(store, &sk) {
-                            return Ok(v);
-                        }
-                    }
-                    Claim::Reentrant => {
-                        let compute = compute.take().expect("computed once");
-                        return compute_and_store(Box::new(compute));
-                    }
-                }
-            }
+            // Another leader (or process) may have stored it since our miss: `recheck`.
+            self.core.flight.run(
+                &key,
+                || match self.lookup(store, &sk) {
+                    Lookup::Hit(v) => Some(v),
+                    _ => None,
+                },
+                compute,
+                |v| self.store_value(store, &sk, v),
+            )
         }
         #[cfg(not(feature = "lmdb"))]
         match &self.core.engine {

@@ -205,6 +205,65 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
         })
     }
 
+    /// The miss path of every memoizing cache, written once: become the leader for `key`
+    /// and compute, or wait for the leader already computing it.
+    ///
+    /// - `recheck` looks the key up in the store (without counting): a leader calls it
+    ///   before computing (another caller may have stored the value since our miss), and a
+    ///   waiter whose leader failed calls it before trying to lead.
+    /// - `compute` runs at most once, in the leader; an `Err` (or a panic) wakes the waiters
+    ///   with nothing, and one of them leads next.
+    /// - `store` keeps an `Ok` value; it runs before the waiters are released.
+    ///
+    /// A thread that already leads `key` (same-key recursion) computes directly.
+    ///
+    /// ```
+    /// use twat_cache_common::SingleFlight;
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// let mut stored = None;
+    /// let v = sf.run(&1, || None, || Ok::<_, ()>(10), |v| stored = Some(*v));
+    /// assert_eq!((v, stored), (Ok(10), Some(10)));
+    /// ```
+    pub fn run<E>(
+        &self,
+        key: &K,
+        recheck: impl Fn() -> Option<V>,
+        compute: impl FnOnce() -> Result<V, E>,
+        store: impl FnOnce(&V),
+    ) -> Result<V, E> {
+        let mut work = Some((compute, store));
+        loop {
+            match self.claim(key.clone()) {
+                Claim::Leader(leader) => {
+                    if let Some(v) = recheck() {
+                        leader.complete(v.clone());
+                        return Ok(v);
+                    }
+                    let (compute, store) = work.take().expect("the leader computes once");
+                    let v = compute()?; // an Err drops `leader`: waiters wake and retry
+                    store(&v);
+                    leader.complete(v.clone());
+                    return Ok(v);
+                }
+                Claim::Waiter(flight) => {
+                    if let Some(v) = flight.wait() {
+                        return Ok(v);
+                    }
+                    // The leader panicked or failed: look again, then try to lead.
+                    if let Some(v) = recheck() {
+                        return Ok(v);
+                    }
+                }
+                Claim::Reentrant => {
+                    let (compute, store) = work.take().expect("computed once");
+                    let v = compute()?;
+                    store(&v);
+                    return Ok(v);
+                }
+            }
+        }
+    }
+
     /// How many computations are in progress.
     pub fn in_flight(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()

@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-#[cfg(feature = "files")]
-use twat_cache_common::Claim;
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
 use twat_cache_common::{Backend, CacheStats, Namespace, SingleFlight, codec};
@@ -444,38 +442,15 @@ where
                 self.store_value(store, &key, &v);
                 return Ok(v);
             }
-            let mut compute = Some(compute);
-            loop {
-                match self.core.flight.claim(key.clone()) {
-                    Claim::Leader(leader) => {
-                        // Another caller may have stored it between our miss and our claim.
-                        if let Found::Hit(v) = Self::peek_files(store, &sk) {
-                            leader.complete(v.clone());
-                            return Ok(v);
-                        }
-                        let compute = compute.take().expect("the leader computes once");
-                        let v = compute()?; // an Err drops `leader`: waiters wake and retry
-                        self.store_value(store, &key, &v);
-                        leader.complete(v.clone());
-                        return Ok(v);
-                    }
-                    Claim::Waiter(flight) => {
-                        if let Some(v) = flight.wait() {
-                            self.core.counters.hit();
-                            return Ok(v);
-                        }
-                        if let Found::Hit(v) = Self::peek_files(store, &sk) {
-                            return Ok(v);
-                        }
-                    }
-                    Claim::Reentrant => {
-                        let compute = compute.take().expect("computed once");
-                        let v = compute()?;
-                        self.store_value(store, &key, &v);
-                        return Ok(v);
-                    }
-                }
-            }
+            self.core.flight.run(
+                &key,
+                || match Self::peek_files(store, &sk) {
+                    Found::Hit(v) => Some(v),
+                    _ => None,
+                },
+                compute,
+                |v| self.store_value(store, &key, v),
+            )
         }
     }
 

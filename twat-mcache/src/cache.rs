@@ -9,7 +9,7 @@ use std::time::Duration;
 use twat_cache_common::clock::{deadline, now_nanos};
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
-use twat_cache_common::{Backend, CacheStats, Claim, Policy, SingleFlight};
+use twat_cache_common::{Backend, CacheStats, Policy, SingleFlight};
 
 use crate::MemoryCacheBuilder;
 use crate::shard::{Lookup, Slot};
@@ -233,38 +233,12 @@ where
             self.insert(key, v.clone());
             return Ok(v);
         }
-        let mut compute = Some(compute);
-        loop {
-            match self.core.flight.claim(key.clone()) {
-                Claim::Leader(leader) => {
-                    // Another leader may have stored it between our miss and our claim.
-                    if let Some(v) = self.core.store.peek(&key) {
-                        leader.complete(v.clone());
-                        return Ok(v);
-                    }
-                    let compute = compute.take().expect("the leader computes once");
-                    let v = compute()?; // an Err drops `leader`: waiters wake and retry
-                    self.insert(key, v.clone());
-                    leader.complete(v.clone());
-                    return Ok(v);
-                }
-                Claim::Waiter(flight) => {
-                    if let Some(v) = flight.wait() {
-                        return Ok(v);
-                    }
-                    // The leader panicked or failed: try again (maybe as the leader).
-                    if let Some(v) = self.core.store.peek(&key) {
-                        return Ok(v);
-                    }
-                }
-                Claim::Reentrant => {
-                    let compute = compute.take().expect("computed once");
-                    let v = compute()?;
-                    self.insert(key, v.clone());
-                    return Ok(v);
-                }
-            }
-        }
+        self.core.flight.run(
+            &key,
+            || self.core.store.peek(&key),
+            compute,
+            |v| self.insert(key.clone(), v.clone()),
+        )
     }
 }
 
