@@ -1,0 +1,105 @@
+//! `backend = "lmdb"` and `"files"`: twat-bcache's `LmdbCache` and twat-fcache's
+//! `FileCache`, called directly from the async methods. An LMDB read is a memory-mapped
+//! lookup (well under a microsecond) and a write a short transaction; a file-cache hit is
+//! one small file read. Both are shorter than a hop to a blocking pool would be, so they
+//! run inline; their single-flight is off (the async layer's single-flight serves instead).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use twat_cache_common::{Backend, CacheStats, ConfigError, Namespace};
+
+use crate::Inner;
+
+/// What the async cache needs from a synchronous store.
+pub(crate) trait BlockingStore<K, V>: Send + Sync {
+    fn get(&self, key: &K) -> Option<V>;
+    fn insert(&self, key: K, value: V);
+    fn remove(&self, key: &K) -> bool;
+    fn clear(&self);
+    fn len(&self) -> usize;
+    fn stats(&self) -> CacheStats;
+    fn backend(&self) -> Backend;
+    fn sweep_expired(&self) -> u64;
+    fn inner(&self) -> Inner<'_, K, V>;
+}
+
+/// The builder settings a persistent store takes.
+pub(crate) struct Settings {
+    pub(crate) maxsize: Option<usize>,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) name: String,
+    pub(crate) namespace: Namespace,
+    pub(crate) folder_name: Option<String>,
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+pub(crate) type Opener<K, V> = fn(&Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
+
+macro_rules! blocking_store {
+    ($feature:literal, $open:ident, $ty:ty, $variant:ident) => {
+        #[cfg(feature = $feature)]
+        impl<K, V> BlockingStore<K, V> for $ty
+        where
+            K: std::hash::Hash + Eq + Clone + serde::Serialize + Send + Sync + 'static,
+            V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+        {
+            fn get(&self, key: &K) -> Option<V> {
+                <$ty>::get(self, key)
+            }
+            fn insert(&self, key: K, value: V) {
+                <$ty>::insert(self, key, value)
+            }
+            fn remove(&self, key: &K) -> bool {
+                <$ty>::remove(self, key)
+            }
+            fn clear(&self) {
+                <$ty>::clear(self)
+            }
+            fn len(&self) -> usize {
+                <$ty>::len(self)
+            }
+            fn stats(&self) -> CacheStats {
+                <$ty>::stats(self)
+            }
+            fn backend(&self) -> Backend {
+                <$ty>::backend(self)
+            }
+            fn sweep_expired(&self) -> u64 {
+                <$ty>::sweep_expired(self)
+            }
+            fn inner(&self) -> Inner<'_, K, V> {
+                Inner::$variant(self)
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        pub(crate) fn $open<K, V>(s: &Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>
+        where
+            K: std::hash::Hash + Eq + Clone + serde::Serialize + Send + Sync + 'static,
+            V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+        {
+            let mut b = <$ty>::builder()
+                .name(s.name.clone())
+                .namespace(s.namespace.clone())
+                .single_flight(false)
+                .register(false);
+            if let Some(m) = s.maxsize {
+                b = b.maxsize(m);
+            }
+            if let Some(t) = s.ttl {
+                b = b.ttl(t);
+            }
+            if let Some(f) = &s.folder_name {
+                b = b.folder_name(f.clone());
+            }
+            if let Some(d) = &s.cache_dir {
+                b = b.cache_dir(d.clone());
+            }
+            Ok(Box::new(b.build()?))
+        }
+    };
+}
+
+blocking_store!("lmdb", open_lmdb, twat_bcache::LmdbCache<K, V>, Lmdb);
+blocking_store!("files", open_files, twat_fcache::FileCache<K, V>, Files);
