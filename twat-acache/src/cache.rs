@@ -507,9 +507,13 @@ where
     ///     assert_eq!(cache.get_or_insert_with(2, async { unreachable!() }).await, 20);
     /// });
     /// ```
+    #[inline]
     pub async fn get_or_insert_with(&self, key: K, compute: impl Future<Output = V>) -> V {
+        if let Some(v) = self.get(&key).await {
+            return v;
+        }
         match self
-            .try_get_or_insert_with(key, async {
+            .compute(key, async {
                 Ok::<V, std::convert::Infallible>(compute.await)
             })
             .await
@@ -533,6 +537,7 @@ where
     ///     assert_eq!(r, Ok(7));
     /// });
     /// ```
+    #[inline]
     pub async fn try_get_or_insert_with<E>(
         &self,
         key: K,
@@ -541,6 +546,15 @@ where
         if let Some(v) = self.get(&key).await {
             return Ok(v);
         }
+        self.compute(key, compute).await
+    }
+
+    /// The miss path: single-flight, compute, store.
+    async fn compute<E>(
+        &self,
+        key: K,
+        compute: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
         if !self.core.single_flight {
             let v = compute.await?;
             self.insert(key, v.clone()).await;

@@ -228,7 +228,9 @@ fn futures_are_send_and_need_not_be_static() {
     drop(assert_send(cache.insert(key.clone(), 1)));
     drop(assert_send(cache.remove(&key)));
     drop(assert_send(cache.clear()));
-    drop(assert_send(cache.try_get_or_insert_with(key, async { Ok::<_, ()>(1) })));
+    drop(assert_send(
+        cache.try_get_or_insert_with(key, async { Ok::<_, ()>(1) }),
+    ));
 }
 
 #[test]
