@@ -1,6 +1,8 @@
 //! `backend = "lmdb"` and `"files"`: twat-bcache and twat-fcache under the async layer.
 
-use twat_acache::{AsyncCache, Backend};
+use twat_acache::AsyncCache;
+#[cfg(any(feature = "lmdb", feature = "files"))]
+use twat_acache::Backend;
 
 #[cfg(feature = "lmdb")]
 #[test]
