@@ -184,27 +184,7 @@ where
     /// cannot be used makes a memory-backed cache, with one `log::warn!` and
     /// `stats().fallback_reason` saying why.
     pub fn build(self) -> Result<LmdbCache<K, V>, ConfigError> {
-        if self.maxsize == Some(0) {
-            return Err(ConfigError::invalid(
-                "maxsize",
-                0,
-                "at least 1 (or no maxsize for unbounded)",
-            ));
-        }
-        if self.ttl == Some(Duration::ZERO) {
-            return Err(ConfigError::invalid(
-                "ttl",
-                "0s",
-                "a positive duration (or no ttl for never)",
-            ));
-        }
-        if self.max_bytes == Some(0) {
-            return Err(ConfigError::invalid(
-                "max_bytes",
-                0,
-                "at least 1 byte (or no max_bytes for unbounded)",
-            ));
-        }
+        ConfigError::check_bounds(self.maxsize, self.max_bytes, self.ttl)?;
         if self.map_size == Some(0) {
             return Err(ConfigError::invalid(
                 "map_size",

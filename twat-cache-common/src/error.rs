@@ -55,6 +55,47 @@ impl ConfigError {
         }
     }
 
+    /// Checks the bounds every cache builder shares: `maxsize` and `max_bytes` at least 1,
+    /// `ttl` positive (each `None` = unbounded / never expires). One place, so every
+    /// builder refuses the same values with the same words.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use twat_cache_common::ConfigError;
+    /// assert!(ConfigError::check_bounds(Some(10), None, Some(Duration::from_secs(1))).is_ok());
+    /// assert_eq!(ConfigError::check_bounds(Some(0), None, None).unwrap_err().field(), "maxsize");
+    /// assert_eq!(ConfigError::check_bounds(None, Some(0), None).unwrap_err().field(), "max_bytes");
+    /// assert_eq!(ConfigError::check_bounds(None, None, Some(Duration::ZERO)).unwrap_err().field(), "ttl");
+    /// ```
+    pub fn check_bounds(
+        maxsize: Option<usize>,
+        max_bytes: Option<u64>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), ConfigError> {
+        if maxsize == Some(0) {
+            return Err(ConfigError::invalid(
+                "maxsize",
+                0,
+                "at least 1 (or no maxsize for unbounded)",
+            ));
+        }
+        if max_bytes == Some(0) {
+            return Err(ConfigError::invalid(
+                "max_bytes",
+                0,
+                "at least 1 byte (or no max_bytes for unbounded)",
+            ));
+        }
+        if ttl.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::invalid(
+                "ttl",
+                "0s",
+                "a positive duration (or no ttl for never)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The name of the setting at fault (`"maxsize"`, `"ttl"`, `"folder_name"`, ...).
     pub fn field(&self) -> &'static str {
         match self {

@@ -176,27 +176,7 @@ where
     /// Checks the settings and opens the cache. `Err` only for settings that can never
     /// work; an unusable folder falls back to memory with one `log::warn!`.
     pub fn build(self) -> Result<FileCache<K, V>, ConfigError> {
-        if self.maxsize == Some(0) {
-            return Err(ConfigError::invalid(
-                "maxsize",
-                0,
-                "at least 1 (or no maxsize for unbounded)",
-            ));
-        }
-        if self.max_bytes == Some(0) {
-            return Err(ConfigError::invalid(
-                "max_bytes",
-                0,
-                "at least 1 (or no max_bytes for unbounded)",
-            ));
-        }
-        if self.ttl == Some(Duration::ZERO) {
-            return Err(ConfigError::invalid(
-                "ttl",
-                "0s",
-                "a positive duration (or no ttl for never)",
-            ));
-        }
+        ConfigError::check_bounds(self.maxsize, self.max_bytes, self.ttl)?;
         if let Some(l) = self.compression_level
             && !(-7..=22).contains(&l)
         {

@@ -113,20 +113,7 @@ where
 
     /// Checks the settings and builds the cache.
     pub fn build(self) -> Result<MemoryCache<K, V>, ConfigError> {
-        if self.maxsize == Some(0) {
-            return Err(ConfigError::invalid(
-                "maxsize",
-                0,
-                "at least 1 (or no maxsize for unbounded)",
-            ));
-        }
-        if self.ttl == Some(Duration::ZERO) {
-            return Err(ConfigError::invalid(
-                "ttl",
-                "0s",
-                "a positive duration (or no ttl for never)",
-            ));
-        }
+        ConfigError::check_bounds(self.maxsize, None, self.ttl)?;
         Ok(MemoryCache::from_builder(self))
     }
 }
