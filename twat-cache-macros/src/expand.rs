@@ -218,6 +218,30 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     } else {
         runtime_path(kind)?
     };
+    // `#[ucache]` names the constants of the engines it relies on: the umbrella crate
+    // deprecates those whose feature is off, so the compiler warns here (or, for `async`,
+    // refuses) instead of the choice silently changing.
+    let engine_check = if kind == Kind::Umbrella {
+        let base = runtime_path(Kind::Umbrella)?;
+        let mut consts = vec![match engine {
+            Kind::Lmdb => "LMDB",
+            Kind::Files => "FILES",
+            Kind::Async | Kind::Umbrella => "ASYNC",
+            Kind::Memory => "MEMORY",
+        }];
+        if engine == Kind::Async {
+            match settings.preferred_engine.as_ref().map(|p| p.0.as_str()) {
+                Some("lmdb") => consts.push("LMDB"),
+                Some("files") => consts.push("FILES"),
+                Some("redis") => consts.push("REDIS"),
+                _ => {}
+            }
+        }
+        let consts = consts.into_iter().map(|c| format_ident!("{}", c));
+        quote!(#(const _: () = #base::__engines::Engine::<()>::#consts;)*)
+    } else {
+        TokenStream::new()
+    };
     let cache_ty = cache_type(engine);
     let calls = builder_calls(engine, &settings, &root, &f);
     let selection_call = selection.map(|s| quote!(.selection(#s)));
@@ -247,6 +271,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
         #[doc = #doc]
         #[allow(dead_code)]
         #vis fn #accessor() -> &'static #cache_full {
+            #engine_check
             static __TWAT_CACHE: #root::__private::OnceLock<#cache_full> = #root::__private::OnceLock::new();
             __TWAT_CACHE.get_or_init(|| {
                 #root::#cache_ty::<#key_ty, #value_ty>::builder()

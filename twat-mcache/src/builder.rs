@@ -33,6 +33,7 @@ pub struct MemoryCacheBuilder<K, V> {
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
     pub(crate) force_std: bool,
+    pub(crate) selection: Option<String>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -47,6 +48,7 @@ impl<K, V> Default for MemoryCacheBuilder<K, V> {
             single_flight: true,
             register: true,
             force_std: false,
+            selection: None,
             _types: PhantomData,
         }
     }
@@ -108,6 +110,13 @@ where
     #[doc(hidden)]
     pub fn kind(mut self, kind: &'static str) -> Self {
         self.kind = kind;
+        self
+    }
+
+    /// For `#[ucache]`: why this engine was chosen (shown in `stats().selection`).
+    #[doc(hidden)]
+    pub fn selection(mut self, why: impl Into<String>) -> Self {
+        self.selection = Some(why.into());
         self
     }
 

@@ -25,6 +25,7 @@ struct Core<K, V> {
     name: String,
     kind: &'static str,
     single_flight: bool,
+    selection: Option<String>,
 }
 
 /// An in-memory cache: sharded, bounded, with ttl and single-flight. Cloning is cheap and
@@ -84,6 +85,7 @@ where
             name: b.name.unwrap_or_else(|| "unnamed".to_owned()),
             kind: b.kind,
             single_flight: b.single_flight,
+            selection: b.selection,
         });
         if b.register {
             let managed: Arc<dyn ManagedCache> = core.clone();
@@ -250,6 +252,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         s.entries = self.store.len() as u64;
         s.maxsize = self.maxsize.map(|m| m as u64);
         s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
+        s.selection = self.selection.clone();
         s
     }
 
