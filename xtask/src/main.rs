@@ -127,6 +127,18 @@ fn test() -> Result<(), String> {
             ])?;
         }
     }
+    // `#[ucache]` on async fns with the disk engines compiled out: the selection matrix's
+    // remaining corner (acache asked for LMDB or files that are not there).
+    cargo(&[
+        "test",
+        "-p",
+        "twat-ucache",
+        "--no-default-features",
+        "--features",
+        "async",
+        "--lib",
+        "--tests",
+    ])?;
     // Everything on (Redis included: .ci/run installs redis-server).
     cargo(&["test", "--workspace", "--all-features", "--lib", "--tests"])?;
     // The examples, run as a user would run them (twice: the second run reads the disk
