@@ -2,8 +2,9 @@
 //!
 //! - `cargo xtask ci`: format check, clippy (warnings denied), tests with default features,
 //!   with each backend feature off (the compile-time fallbacks), with all features, doc
-//!   tests, compile-fail tests, and the examples.
-//! - `cargo xtask lint`, `cargo xtask test`: the two halves of `ci`.
+//!   tests, compile-fail tests, the examples, and `cargo publish --dry-run` of every crate.
+//! - `cargo xtask lint`, `cargo xtask test`, `cargo xtask package`: the parts of `ci`
+//!   (`package` is `cargo publish --dry-run` of every crate).
 //! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios.
 
 use std::collections::BTreeMap;
@@ -22,12 +23,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Everything CI checks: lint, then test.
+    /// Everything CI checks: lint, test, then package.
     Ci,
     /// Format check and clippy with warnings denied.
     Lint,
     /// Tests: default features, each backend off, all features, docs, examples.
     Test,
+    /// `cargo publish --dry-run` of every crate: metadata, license, readme, and that each
+    /// packaged crate builds on its own.
+    Package,
     /// Criterion benchmarks, then one table with ratios to mcache.
     Bench {
         /// Only benches whose name contains this.
@@ -153,6 +157,12 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
+/// Every crate as crates.io would receive it: packaged (metadata, license files, readme)
+/// and built from the package alone, the workspace crates resolved against each other.
+fn package() -> Result<(), String> {
+    cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"])
+}
+
 /// Reads criterion's estimates: group → (bench id → median ns).
 fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
     let target =
@@ -268,9 +278,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let started = Instant::now();
     let result = match cli.task {
-        Task::Ci => lint().and_then(|()| test()),
+        Task::Ci => lint().and_then(|()| test()).and_then(|()| package()),
         Task::Lint => lint(),
         Task::Test => test(),
+        Task::Package => package(),
         Task::Bench { filter, table_only } => bench(filter, table_only),
     };
     match result {
