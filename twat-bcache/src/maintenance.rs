@@ -218,7 +218,7 @@ mod imp {
     use heed::{RoTxn, RwTxn};
     use twat_cache_common::clock::unix_millis;
     use twat_cache_common::key::digest;
-    use twat_cache_common::maintenance::{disk_usage, namespace_of_key};
+    use twat_cache_common::maintenance::namespace_of_key;
     use twat_cache_common::{Entry, Namespace, codec};
 
     use super::*;
@@ -226,6 +226,15 @@ mod imp {
     use crate::store::BATCH;
 
     type Prefix = [u8; 8];
+
+    /// Bytes of this cache's own files (a folder may also hold a file cache's).
+    fn own_files_size(folder: &Path) -> u64 {
+        [MANIFEST, "data.mdb", "lock.mdb"]
+            .iter()
+            .filter_map(|f| fs::metadata(folder.join(f)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
 
     fn open(folder: &Path) -> Result<Arc<SharedEnv>, MaintenanceError> {
         env::open(folder, None).map_err(|why| MaintenanceError::Store {
@@ -357,7 +366,7 @@ mod imp {
             CacheKind::Lmdb,
             Some(format),
             functions,
-            disk_usage(folder),
+            own_files_size(folder),
         ))
     }
 

@@ -164,7 +164,8 @@ pub struct FolderSummary {
     pub bytes: u64,
     /// Expired entries (not yet pruned).
     pub expired: u64,
-    /// Bytes the folder's files take on disk (LMDB's file includes free pages).
+    /// Bytes this cache's files take on disk (LMDB's file includes free pages; a folder
+    /// holding an LMDB and a file cache counts each kind's files in its own summary).
     pub disk_bytes: u64,
     /// The oldest entry's creation time (Unix ms).
     pub oldest_ms: Option<u64>,

@@ -394,7 +394,15 @@ mod imp {
     pub(super) fn summary(folder: &Path, format: u32) -> Result<FolderSummary, MaintenanceError> {
         let now = unix_millis();
         let mut functions = Vec::new();
-        for ns in namespace_dirs(folder)? {
+        let namespaces = namespace_dirs(folder)?;
+        // This cache's own files only (a folder may also hold an LMDB cache's).
+        let disk_bytes = fs::metadata(folder.join(MANIFEST)).map_or(0, |m| m.len())
+            + namespaces.iter().map(|ns| disk_usage(&ns.dir)).sum::<u64>()
+            + temp_files(folder, &[])
+                .iter()
+                .map(|(_, m)| m.len())
+                .sum::<u64>();
+        for ns in namespaces {
             let files = entry_files(&ns);
             let namespace = match &ns.namespace {
                 Some(n) => n.clone(),
@@ -417,7 +425,7 @@ mod imp {
             CacheKind::Files,
             Some(format),
             functions,
-            disk_usage(folder),
+            disk_bytes,
         ))
     }
 

@@ -204,12 +204,14 @@ fn stats_of_one_folder_per_function() {
 
     let (code, v) = run_json(root.path(), &["stats", "tiles"]);
     assert_eq!(code, 0);
-    assert_eq!(v["functions"][0]["function"], "gamma");
-    assert_eq!(v["functions"][0]["entries"], 2);
+    let tiles = &v["folders"][0];
+    assert_eq!(tiles["kind"], "files");
+    assert_eq!(tiles["functions"][0]["function"], "gamma");
+    assert_eq!(tiles["functions"][0]["entries"], 2);
     // A path works as well as a name.
     let by_path = root.path().join("geo");
     let (code, v) = run_json(root.path(), &["stats", by_path.to_str().unwrap()]);
-    assert_eq!((code, v["entries"].as_u64()), (0, Some(4)));
+    assert_eq!((code, v["folders"][0]["entries"].as_u64()), (0, Some(4)));
 }
 
 #[test]
@@ -218,8 +220,9 @@ fn clear_one_function_then_everything() {
     let (alpha, beta, gamma) = populate(root.path());
     let (code, v) = run_json(root.path(), &["clear", "geo", "--function", "alpha"]);
     assert_eq!(code, 0, "{v:#}");
+    let r = &v["folders"][0];
     assert_eq!(
-        (v["removed"].as_u64(), v["namespaces"].as_u64()),
+        (r["removed"].as_u64(), r["namespaces"].as_u64()),
         (Some(3), Some(1))
     );
     assert_eq!(alpha.len(), 0);
@@ -477,5 +480,45 @@ fn clear_while_other_threads_keep_using_the_caches() {
     let out = run(root.path(), &["verify"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let (_, v) = run_json(root.path(), &["stats", "busy"]);
-    assert_eq!(v["entries"].as_u64(), Some(l.len() as u64));
+    assert_eq!(v["folders"][0]["entries"].as_u64(), Some(l.len() as u64));
+}
+
+#[test]
+fn a_folder_with_both_kinds_is_two_caches() {
+    // What `#[bcache(folder_name = "x")]` and `#[fcache(folder_name = "x")]` make.
+    let root = tempfile::tempdir().unwrap();
+    let l = lmdb(root.path(), "both", "in_lmdb", None);
+    let f = files(root.path(), "both", "in_files", None);
+    l.insert(1, "l".into());
+    f.insert(1, "f".into());
+    f.insert(2, "f".into());
+    let (code, v) = run_json(root.path(), &["list"]);
+    assert_eq!(code, 0);
+    let rows: Vec<(&str, u64)> = v["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["entries"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rows, [("lmdb", 1), ("files", 2)]);
+    let out = run(root.path(), &["stats", "both"]);
+    assert!(
+        out.stdout.contains("in_lmdb") && out.stdout.contains("in_files"),
+        "{}",
+        out.stdout
+    );
+    let (code, v) = run_json(root.path(), &["clear", "both", "--function", "in_files"]);
+    assert_eq!(code, 0);
+    let removed: Vec<u64> = v["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["removed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(removed, [0, 2]);
+    assert_eq!(l.get(&1).as_deref(), Some("l"));
+    assert_eq!(f.get(&1), None);
+    let out = run(root.path(), &["verify", "both"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("verified 2 cache(s)"), "{}", out.stdout);
 }

@@ -53,14 +53,20 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         function: Option<String>,
     },
-    /// Remove expired entries, orphaned entries and index records, and temporary files of
-    /// interrupted writes (ten minutes old or more): in every cache, or in FOLDER.
+    /// Remove expired entries, orphans and old temporary files (every cache, or FOLDER).
+    ///
+    /// Expired entries; orphaned entries and index records (LMDB index records without an
+    /// entry and entries without one; file entries whose namespace.json is gone); temporary
+    /// files of interrupted writes once they are ten minutes old. Also repairs LMDB entry
+    /// counts.
     Prune {
         /// Only this cache folder.
         folder: Option<String>,
     },
-    /// Check every entry (header, checksum, key) and remove damaged ones: in every cache,
-    /// or in FOLDER. Exits 1 when it found damage.
+    /// Check every entry and remove damaged ones; exit 1 if any (every cache, or FOLDER).
+    ///
+    /// Every entry is decoded: header, length fields, checksum, and its stored key against
+    /// where it is filed (digest and namespace); compressed file entries must decompress.
     Verify {
         /// Only this cache folder.
         folder: Option<String>,

@@ -19,6 +19,16 @@
 //! `twat_bcache::maintenance` and `twat_fcache::maintenance`, which are safe while other
 //! processes use the caches.
 //!
+//! A folder may hold an LMDB and a file cache at once (`#[bcache]` and `#[fcache]` with
+//! the same `folder_name`): they are two caches, with a row (or JSON object) each.
+//!
+//! `--json` prints one document: `path` → `{"root"}`; `list` → `{"root", "folders":
+//! [FolderSummary], "errors"}`; `stats` → `{"folders": [FolderSummary]}`; `clear` →
+//! `{"folders": [ClearReport]}`; `prune` → `{"root", "folders": [PruneReport], "errors"}`;
+//! `verify` → `{"root", "damage_found", "folders": [VerifyReport], "errors"}`; a failure
+//! of a command on one folder → `{"error": {"path", "message", "exit_code"}}`. The report
+//! types are those of `twat_cache_common::maintenance`; times are Unix milliseconds.
+//!
 //! Exit codes: 0 success; 1 `verify` found damaged entries (and removed them); 2 usage
 //! error; 3 the folder does not exist or is not a cache; 4 an I/O or other error (for
 //! commands over every folder: any folder failed; this wins over 1). Errors go to stderr

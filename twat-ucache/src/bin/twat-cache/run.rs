@@ -1,4 +1,8 @@
 //! The commands: find the folders, call the crates' `maintenance` modules, print.
+//!
+//! A folder may hold an LMDB cache and a file cache at once (`#[bcache]` and `#[fcache]`
+//! given the same `folder_name`): each kind is its own cache here, with its own row,
+//! report and JSON object.
 
 use std::fs;
 use std::io;
@@ -16,7 +20,7 @@ use twat_cache_common::paths::validate_folder_name;
 use crate::cli::{Args, Command};
 use crate::format::{Align, Table, opt_age, opt_time, size};
 
-/// Exit codes (documented in `--help` and the crate docs).
+/// Exit codes (documented in `--help` and the binary's docs).
 pub mod code {
     pub const OK: u8 = 0;
     pub const DAMAGE: u8 = 1;
@@ -54,6 +58,10 @@ impl Failure {
             message: format!("{action} {}: {e}", path.display()),
         }
     }
+
+    fn json(&self) -> Value {
+        json!({ "path": self.path, "message": self.message, "exit_code": self.code })
+    }
 }
 
 /// Runs the command; returns the exit code. Output goes to stdout, errors to stderr.
@@ -72,11 +80,7 @@ pub fn run(args: &Args) -> u8 {
         Err(f) => {
             eprintln!("twat-cache: {}", f.message);
             if json {
-                print_json(&json!({ "error": {
-                    "path": f.path,
-                    "message": f.message,
-                    "exit_code": f.code,
-                }}));
+                print_json(&json!({ "error": f.json() }));
             }
             f.code
         }
@@ -114,19 +118,20 @@ fn resolve(arg: &str) -> Result<PathBuf, Failure> {
     }
 }
 
-/// Which kind of cache the folder's manifest file says it is (the crates check the
+/// The kinds of cache whose manifest file the folder holds (the crates check the
 /// manifest's content before doing anything).
-fn kind_of(folder: &Path) -> CacheKind {
+fn kinds_of(folder: &Path) -> Vec<CacheKind> {
+    let mut kinds = Vec::new();
     if folder.join(twat_bcache::layout::MANIFEST).is_file() {
-        CacheKind::Lmdb
-    } else if folder.join(twat_fcache::maintenance::MANIFEST).is_file() {
-        CacheKind::Files
-    } else {
-        CacheKind::Unknown
+        kinds.push(CacheKind::Lmdb);
     }
+    if folder.join(twat_fcache::maintenance::MANIFEST).is_file() {
+        kinds.push(CacheKind::Files);
+    }
+    kinds
 }
 
-/// The error for a folder that has no manifest at all.
+/// The error for a folder that is missing or has no manifest at all.
 fn no_manifest(folder: &Path) -> Failure {
     if let Err(e) = check_dir(folder, CacheKind::Unknown) {
         return e.into();
@@ -143,18 +148,22 @@ fn no_manifest(folder: &Path) -> Failure {
     }
 }
 
-/// The folder's kind, refusing folders without a manifest.
-fn cache_kind(folder: &Path) -> Result<CacheKind, Failure> {
-    match kind_of(folder) {
-        CacheKind::Unknown => Err(no_manifest(folder)),
-        kind => Ok(kind),
-    }
-}
-
 fn summary_of(folder: &Path, kind: CacheKind) -> Result<FolderSummary, Failure> {
     Ok(match kind {
         CacheKind::Lmdb => twat_bcache::maintenance::summary(folder)?,
         CacheKind::Files => twat_fcache::maintenance::summary(folder)?,
+        CacheKind::Unknown => return Err(no_manifest(folder)),
+    })
+}
+
+fn clear_of(
+    folder: &Path,
+    kind: CacheKind,
+    function: Option<&str>,
+) -> Result<ClearReport, Failure> {
+    Ok(match kind {
+        CacheKind::Lmdb => twat_bcache::maintenance::clear(folder, function)?,
+        CacheKind::Files => twat_fcache::maintenance::clear(folder, function)?,
         CacheKind::Unknown => return Err(no_manifest(folder)),
     })
 }
@@ -203,6 +212,86 @@ fn shown(folder: &Path, root: Option<&Path>) -> String {
         .to_string()
 }
 
+/// A cache to work on: its folder and kind.
+type Target = (PathBuf, CacheKind);
+
+/// The outcome of an operation over one or every cache folder.
+struct Batch<R> {
+    /// The root, when working on every folder under it.
+    root: Option<PathBuf>,
+    /// (folder, kind, report) of the caches done.
+    done: Vec<(PathBuf, CacheKind, R)>,
+    /// The caches that failed (already reported on stderr).
+    errors: Vec<Failure>,
+}
+
+impl<R> Batch<R> {
+    fn reports(&self) -> Vec<&R> {
+        self.done.iter().map(|(_, _, r)| r).collect()
+    }
+
+    fn errors_json(&self) -> Value {
+        Value::Array(self.errors.iter().map(Failure::json).collect())
+    }
+
+    fn code(&self) -> u8 {
+        if self.errors.is_empty() {
+            code::OK
+        } else {
+            code::FAILED
+        }
+    }
+}
+
+/// The caches to work on: those in FOLDER (refused unless it has a manifest), or those
+/// of every folder under the root (folders without a manifest are skipped, untouched).
+fn targets(folder: Option<&str>) -> Result<(Option<PathBuf>, Vec<Target>), Failure> {
+    match folder {
+        Some(f) => {
+            let path = resolve(f)?;
+            let kinds = kinds_of(&path);
+            if kinds.is_empty() {
+                return Err(no_manifest(&path));
+            }
+            Ok((None, kinds.into_iter().map(|k| (path.clone(), k)).collect()))
+        }
+        None => {
+            let root = root()?;
+            let mut found = Vec::new();
+            for p in folders(&root)? {
+                found.extend(kinds_of(&p).into_iter().map(|k| (p.clone(), k)));
+            }
+            Ok((Some(root), found))
+        }
+    }
+}
+
+/// Runs `op` on every target. A manifest that turns out not to be a cache's (another
+/// kind, unreadable) is an error when FOLDER was named, and skipped otherwise.
+fn each<R>(
+    folder: Option<&str>,
+    op: impl Fn(&Path, CacheKind) -> Result<R, Failure>,
+) -> Result<Batch<R>, Failure> {
+    let (root, targets) = targets(folder)?;
+    let mut batch = Batch {
+        root,
+        done: Vec::new(),
+        errors: Vec::new(),
+    };
+    for (path, kind) in targets {
+        match op(&path, kind) {
+            Ok(r) => batch.done.push((path, kind, r)),
+            Err(f) if folder.is_some() => return Err(f),
+            Err(f) if f.code == code::NOT_A_CACHE => {}
+            Err(f) => {
+                eprintln!("twat-cache: {}", f.message);
+                batch.errors.push(f);
+            }
+        }
+    }
+    Ok(batch)
+}
+
 fn path(json: bool) -> Result<u8, Failure> {
     let root = root()?;
     if json {
@@ -218,31 +307,31 @@ fn list(json: bool) -> Result<u8, Failure> {
     let mut rows: Vec<FolderSummary> = Vec::new();
     let mut errors: Vec<Failure> = Vec::new();
     for folder in folders(&root)? {
-        let kind = kind_of(&folder);
-        let s = match kind {
-            CacheKind::Unknown => FolderSummary::unknown(folder.clone(), disk_usage(&folder)),
-            kind => match summary_of(&folder, kind) {
-                Ok(s) => s,
-                // A manifest of another kind, or one that does not parse.
-                Err(f) if f.code == code::NOT_A_CACHE => {
-                    FolderSummary::unknown(folder.clone(), disk_usage(&folder))
+        let mut known = 0;
+        for kind in kinds_of(&folder) {
+            match summary_of(&folder, kind) {
+                Ok(s) => {
+                    rows.push(s);
+                    known += 1;
                 }
+                // A manifest of another kind, or one that does not parse: not a cache.
+                Err(f) if f.code == code::NOT_A_CACHE => {}
                 Err(f) => {
+                    eprintln!("twat-cache: {}", f.message);
                     errors.push(f);
-                    continue;
+                    known += 1;
                 }
-            },
-        };
-        rows.push(s);
-    }
-    for f in &errors {
-        eprintln!("twat-cache: {}", f.message);
+            }
+        }
+        if known == 0 {
+            rows.push(FolderSummary::unknown(folder.clone(), disk_usage(&folder)));
+        }
     }
     if json {
         print_json(&json!({
             "root": root,
             "folders": to_json!(&rows),
-            "errors": errors_json(&errors),
+            "errors": Value::Array(errors.iter().map(Failure::json).collect()),
         }));
     } else if rows.is_empty() && errors.is_empty() {
         println!("no cache folders under {}", root.display());
@@ -274,26 +363,30 @@ fn list(json: bool) -> Result<u8, Failure> {
         }
         for f in &errors {
             let p = f.path.as_deref().unwrap_or(Path::new("?"));
-            let kind = kind_of(p).to_string();
             let dash = || "-".to_string();
             t.row(vec![
                 shown(p, Some(&root)),
-                kind,
-                dash(),
                 "error".into(),
                 dash(),
-                size(disk_usage(p)),
+                dash(),
+                dash(),
+                dash(),
                 dash(),
                 dash(),
             ]);
         }
         print!("{}", t.render());
+        let folders = rows
+            .iter()
+            .map(|s| &s.path)
+            .chain(errors.iter().filter_map(|f| f.path.as_ref()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let caches = rows.iter().filter(|s| s.kind != CacheKind::Unknown).count();
         let entries: u64 = rows.iter().map(|s| s.entries).sum();
         let bytes: u64 = rows.iter().map(|s| s.disk_bytes).sum();
         println!(
-            "{} folder(s) under {}: {caches} cache(s), {entries} entries, {} on disk",
-            rows.len() + errors.len(),
+            "{folders} folder(s) under {}: {caches} cache(s), {entries} entries, {} on disk",
             root.display(),
             size(bytes)
         );
@@ -305,182 +398,97 @@ fn list(json: bool) -> Result<u8, Failure> {
     })
 }
 
-fn errors_json(errors: &[Failure]) -> Value {
-    Value::Array(
-        errors
-            .iter()
-            .map(|f| json!({ "path": f.path, "message": f.message, "exit_code": f.code }))
-            .collect(),
-    )
-}
-
 fn stats(folder: &str, json: bool) -> Result<u8, Failure> {
-    let folder = resolve(folder)?;
-    let s = summary_of(&folder, cache_kind(&folder)?)?;
+    let batch = each(Some(folder), summary_of)?;
     if json {
-        print_json(&to_json!(&s));
+        print_json(&json!({ "folders": to_json!(&batch.reports()) }));
         return Ok(code::OK);
     }
     let now = unix_millis();
-    let format = s
-        .format_version
-        .map_or_else(String::new, |v| format!(" (format {v})"));
-    println!("folder    {}", s.path.display());
-    println!("kind      {}{format}", s.kind);
-    println!("entries   {} ({} expired)", s.entries, s.expired);
-    println!(
-        "size      {} in entries, {} on disk",
-        size(s.bytes),
-        size(s.disk_bytes)
-    );
-    println!("oldest    {}", opt_time(s.oldest_ms, now));
-    println!("newest    {}", opt_time(s.newest_ms, now));
-    println!();
-    if s.functions.is_empty() {
-        println!("no functions");
-        return Ok(code::OK);
-    }
-    let mut t = Table::new(&[
-        ("FUNCTION", Align::Left),
-        ("ENTRIES", Align::Right),
-        ("EXPIRED", Align::Right),
-        ("SIZE", Align::Right),
-        ("OLDEST", Align::Right),
-        ("NEWEST", Align::Right),
-        ("NAMESPACE", Align::Left),
-    ]);
-    for f in &s.functions {
-        t.row(vec![
-            f.function.clone(),
-            f.entries.to_string(),
-            f.expired.to_string(),
-            size(f.bytes),
-            opt_age(f.oldest_ms, now),
-            opt_age(f.newest_ms, now),
-            f.namespace.clone(),
+    for (i, s) in batch.reports().into_iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        let format = s
+            .format_version
+            .map_or_else(String::new, |v| format!(" (format {v})"));
+        println!("folder    {}", s.path.display());
+        println!("kind      {}{format}", s.kind);
+        println!("entries   {} ({} expired)", s.entries, s.expired);
+        println!(
+            "size      {} in entries, {} on disk",
+            size(s.bytes),
+            size(s.disk_bytes)
+        );
+        println!("oldest    {}", opt_time(s.oldest_ms, now));
+        println!("newest    {}", opt_time(s.newest_ms, now));
+        println!();
+        if s.functions.is_empty() {
+            println!("no functions");
+            continue;
+        }
+        let mut t = Table::new(&[
+            ("FUNCTION", Align::Left),
+            ("ENTRIES", Align::Right),
+            ("EXPIRED", Align::Right),
+            ("SIZE", Align::Right),
+            ("OLDEST", Align::Right),
+            ("NEWEST", Align::Right),
+            ("NAMESPACE", Align::Left),
         ]);
+        for f in &s.functions {
+            t.row(vec![
+                f.function.clone(),
+                f.entries.to_string(),
+                f.expired.to_string(),
+                size(f.bytes),
+                opt_age(f.oldest_ms, now),
+                opt_age(f.newest_ms, now),
+                f.namespace.clone(),
+            ]);
+        }
+        print!("{}", t.render());
     }
-    print!("{}", t.render());
     Ok(code::OK)
 }
 
 fn clear(folder: &str, function: Option<&str>, json: bool) -> Result<u8, Failure> {
-    let folder = resolve(folder)?;
-    let r: ClearReport = match cache_kind(&folder)? {
-        CacheKind::Lmdb => twat_bcache::maintenance::clear(&folder, function)?,
-        CacheKind::Files => twat_fcache::maintenance::clear(&folder, function)?,
-        CacheKind::Unknown => return Err(no_manifest(&folder)),
-    };
-    if let (Some(name), 0) = (function, r.namespaces) {
+    let batch = each(Some(folder), |path, kind| clear_of(path, kind, function))?;
+    let matched: u64 = batch.reports().iter().map(|r| r.namespaces).sum();
+    if let (Some(name), 0) = (function, matched) {
         eprintln!(
             "twat-cache: no function named `{name}` in {}; nothing removed",
-            folder.display()
+            resolve(folder)?.display()
         );
     }
     if json {
-        print_json(&to_json!(&r));
-    } else {
+        print_json(&json!({ "folders": to_json!(&batch.reports()) }));
+        return Ok(code::OK);
+    }
+    for (path, kind, r) in &batch.done {
         let what = match function {
             Some(name) => format!("of function `{name}` ({} namespace(s))", r.namespaces),
             None => format!("of {} namespace(s)", r.namespaces),
         };
         println!(
-            "removed {} entries ({}) {what} from {}",
+            "removed {} entries ({}) {what} from {} ({kind})",
             r.removed,
             size(r.bytes),
-            folder.display()
+            path.display()
         );
     }
     Ok(code::OK)
 }
 
-/// A cache folder to work on, and its kind.
-type Target = (PathBuf, CacheKind);
-
-/// The outcome of an operation over one or every cache folder.
-struct Batch<R> {
-    /// The root, when working on every folder under it.
-    root: Option<PathBuf>,
-    /// (folder, kind, report) of the folders done.
-    done: Vec<(PathBuf, CacheKind, R)>,
-    /// The folders that failed (already reported on stderr).
-    errors: Vec<Failure>,
-}
-
-impl<R> Batch<R> {
-    fn reports(&self) -> Vec<&R> {
-        self.done.iter().map(|(_, _, r)| r).collect()
-    }
-
-    fn code(&self) -> u8 {
-        if self.errors.is_empty() {
-            code::OK
-        } else {
-            code::FAILED
-        }
-    }
-}
-
-/// The cache folders to work on: FOLDER (refused unless it has a manifest), or every
-/// folder under the root that has one (the others are skipped, untouched).
-fn targets(folder: Option<&str>) -> Result<(Option<PathBuf>, Vec<Target>), Failure> {
-    match folder {
-        Some(f) => {
-            let path = resolve(f)?;
-            let kind = cache_kind(&path)?;
-            Ok((None, vec![(path, kind)]))
-        }
-        None => {
-            let root = root()?;
-            let found = folders(&root)?
-                .into_iter()
-                .map(|p| {
-                    let k = kind_of(&p);
-                    (p, k)
-                })
-                .filter(|(_, k)| *k != CacheKind::Unknown)
-                .collect();
-            Ok((Some(root), found))
-        }
-    }
-}
-
-/// Runs `op` on every target; a folder whose manifest turns out to be another kind's is
-/// skipped when working on all folders, and an error when named.
-fn each<R>(
-    folder: Option<&str>,
-    op: impl Fn(&Path, CacheKind) -> Result<R, Failure>,
-) -> Result<Batch<R>, Failure> {
-    let (root, targets) = targets(folder)?;
-    let mut batch = Batch {
-        root,
-        done: Vec::new(),
-        errors: Vec::new(),
-    };
-    for (path, kind) in targets {
-        match op(&path, kind) {
-            Ok(r) => batch.done.push((path, kind, r)),
-            Err(f) if folder.is_some() => return Err(f),
-            Err(f) if f.code == code::NOT_A_CACHE => {}
-            Err(f) => {
-                eprintln!("twat-cache: {}", f.message);
-                batch.errors.push(f);
-            }
-        }
-    }
-    Ok(batch)
-}
-
 fn prune(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
     let batch = each(folder, prune_of)?;
-    let (root, done) = (&batch.root, &batch.done);
     if json {
         print_json(&json!({
-            "root": root,
+            "root": batch.root,
             "folders": to_json!(&batch.reports()),
-            "errors": errors_json(&batch.errors),
+            "errors": batch.errors_json(),
         }));
-    } else if done.is_empty() && batch.errors.is_empty() {
+    } else if batch.done.is_empty() && batch.errors.is_empty() {
         println!("no caches to prune");
     } else {
         let mut t = Table::new(&[
@@ -492,9 +500,9 @@ fn prune(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
             ("REPAIRED", Align::Right),
             ("FREED", Align::Right),
         ]);
-        for (path, kind, r) in done {
+        for (path, kind, r) in &batch.done {
             t.row(vec![
-                shown(path, root.as_deref()),
+                shown(path, batch.root.as_deref()),
                 kind.to_string(),
                 r.expired.to_string(),
                 r.orphaned.to_string(),
@@ -504,11 +512,11 @@ fn prune(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
             ]);
         }
         print!("{}", t.render());
-        let removed: u64 = done.iter().map(|(_, _, r)| r.removed()).sum();
-        let freed: u64 = done.iter().map(|(_, _, r)| r.bytes_freed).sum();
+        let removed: u64 = batch.reports().iter().map(|r| r.removed()).sum();
+        let freed: u64 = batch.reports().iter().map(|r| r.bytes_freed).sum();
         println!(
             "pruned {} cache(s): {removed} removed, {} freed",
-            done.len(),
+            batch.done.len(),
             size(freed)
         );
     }
@@ -517,16 +525,15 @@ fn prune(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
 
 fn verify(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
     let batch = each(folder, verify_of)?;
-    let (root, done) = (&batch.root, &batch.done);
-    let damaged = done.iter().any(|(_, _, r)| r.found_damage());
+    let damaged = batch.reports().iter().any(|r| r.found_damage());
     if json {
         print_json(&json!({
-            "root": root,
+            "root": batch.root,
             "damage_found": damaged,
             "folders": to_json!(&batch.reports()),
-            "errors": errors_json(&batch.errors),
+            "errors": batch.errors_json(),
         }));
-    } else if done.is_empty() && batch.errors.is_empty() {
+    } else if batch.done.is_empty() && batch.errors.is_empty() {
         println!("no caches to verify");
     } else {
         let mut t = Table::new(&[
@@ -537,9 +544,9 @@ fn verify(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
             ("DAMAGED", Align::Right),
             ("REMOVED", Align::Right),
         ]);
-        for (path, kind, r) in done {
+        for (path, kind, r) in &batch.done {
             t.row(vec![
-                shown(path, root.as_deref()),
+                shown(path, batch.root.as_deref()),
                 kind.to_string(),
                 r.checked.to_string(),
                 r.ok.to_string(),
@@ -548,7 +555,7 @@ fn verify(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
             ]);
         }
         print!("{}", t.render());
-        for (_, _, r) in done {
+        for r in batch.reports() {
             for d in &r.damaged {
                 let what = if d.removed { "removed" } else { "kept" };
                 println!("{what}: {}: {}", d.location, d.reason);
@@ -558,11 +565,11 @@ fn verify(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
                 println!("... and {unlisted} more in {}", r.path.display());
             }
         }
-        let checked: u64 = done.iter().map(|(_, _, r)| r.checked).sum();
-        let bad: u64 = done.iter().map(|(_, _, r)| r.checked - r.ok).sum();
+        let checked: u64 = batch.reports().iter().map(|r| r.checked).sum();
+        let bad: u64 = batch.reports().iter().map(|r| r.checked - r.ok).sum();
         println!(
             "verified {} cache(s): {checked} entries checked, {bad} damaged",
-            done.len()
+            batch.done.len()
         );
     }
     Ok(if !batch.errors.is_empty() {
