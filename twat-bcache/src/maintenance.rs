@@ -702,6 +702,7 @@ mod imp {
             let outcome: Vec<bool> = s
                 .write(true, |txn| {
                     let mut removed = HashMap::new();
+                    let mut gone: HashMap<Prefix, HashSet<[u8; 16]>> = HashMap::new();
                     let mut out = Vec::with_capacity(chunk.len());
                     for (dk, sum, _, _) in chunk {
                         let Some(v) = s.entries.get(txn, dk)? else {
@@ -712,14 +713,31 @@ mod imp {
                             out.push(false); // rewritten meanwhile: not the damaged entry
                             continue;
                         }
-                        let (len, created) =
-                            (v.len(), Entry::decode_header(v).ok().map(|e| e.created_ms));
+                        let len = v.len();
                         s.entries.delete(txn, dk)?;
-                        if let (Some(created), true) = (created, dk.len() == 24) {
-                            s.order.delete(txn, &order_key(dk, created))?;
+                        if let (Some(p), Ok(d)) = (prefix_of(dk), <[u8; 16]>::try_from(&dk[8..])) {
+                            gone.entry(p).or_default().insert(d);
                         }
                         note(&mut removed, dk, len);
                         out.push(true);
+                    }
+                    // Their index records: a damaged header cannot be trusted to give the
+                    // creation time in the record's key, so look them up by digest.
+                    for (p, digests) in &gone {
+                        let stale: Vec<Vec<u8>> = s
+                            .order
+                            .prefix_iter(txn, p)?
+                            .filter_map(|r| r.ok())
+                            .filter(|(k, _)| {
+                                k.len() == 32
+                                    && <[u8; 16]>::try_from(&k[16..])
+                                        .is_ok_and(|d| digests.contains(&d))
+                            })
+                            .map(|(k, _)| k.to_vec())
+                            .collect();
+                        for k in stale {
+                            s.order.delete(txn, &k)?;
+                        }
                     }
                     subtract_counts(&s, txn, &removed)?;
                     Ok(out)

@@ -191,6 +191,9 @@ fn verify_removes_damaged_entries_and_keeps_counts_right() {
     let c = cache(root.path(), "v");
     for k in 0..20 {
         c.insert(k, format!("value {k}"));
+        // Distinct creation times: the entry copied over another below must carry a time
+        // that is not in its index record's key.
+        std::thread::sleep(Duration::from_millis(2));
     }
     let (env, entries) = db(&c, "entries");
     let rows = items(&env, entries);
