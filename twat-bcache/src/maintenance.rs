@@ -394,6 +394,9 @@ mod imp {
                         bytes += v.len() as u64;
                         prefixes.extend(prefix_of(k));
                     }
+                    for item in s.namespaces.iter(txn)? {
+                        prefixes.extend(prefix_of(item?.0));
+                    }
                     s.entries.clear(txn)?;
                     s.order.clear(txn)?;
                     s.counts.clear(txn)?;

@@ -234,7 +234,8 @@ pub struct ClearReport {
     pub path: PathBuf,
     /// The function asked for, or `None` for the whole cache.
     pub function: Option<String>,
-    /// Namespaces whose entries were removed (0 when no function has that name).
+    /// Namespaces cleared: every namespace that matched, whether or not it had entries
+    /// (0 when no function has that name).
     pub namespaces: u64,
     /// Entries removed.
     pub removed: u64,

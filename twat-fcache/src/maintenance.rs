@@ -235,6 +235,9 @@ mod imp {
         hex: String,
         /// From its `namespace.json`, when that exists, parses and matches the name.
         namespace: Option<Namespace>,
+        /// Whether its `namespace.json` exists at all (a damaged one does not make the
+        /// entries orphans: a process may be serving them).
+        described: bool,
     }
 
     /// One entry file (named by a digest) of a namespace directory.
@@ -277,6 +280,7 @@ mod imp {
             let dir = item.path();
             out.push(NsDir {
                 namespace: read_namespace_file(&dir, &name),
+                described: dir.join(NAMESPACE_FILE).exists(),
                 dir,
                 hex: name,
             });
@@ -468,7 +472,7 @@ mod imp {
         let namespaces = namespace_dirs(folder)?;
         for ns in &namespaces {
             for f in entry_files(ns) {
-                let orphan = ns.namespace.is_none() || !f.right_fan;
+                let orphan = !ns.described || !f.right_fan;
                 let expired = !orphan
                     && read_times(&f.path).is_ok_and(|(_, exp)| exp != 0 && exp <= unix_millis());
                 if (orphan || expired) && remove(&f.path)? {

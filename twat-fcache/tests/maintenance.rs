@@ -85,6 +85,12 @@ fn prune_removes_expired_orphans_and_only_old_temp_files() {
         keep.insert(k, "kept".into());
     }
     gone.insert(1, "orphan".into());
+    let garbled = cache(root.path(), "garbled", None);
+    garbled.insert(1, "kept".into());
+    let Inner::Files(gstore) = garbled.inner() else {
+        panic!()
+    };
+    fs::write(gstore.dir().join("namespace.json"), b"{").unwrap();
     std::thread::sleep(Duration::from_millis(120));
     // The namespace description of `gone` disappears: its entries are orphans.
     let Inner::Files(store) = gone.inner() else {
@@ -129,6 +135,15 @@ fn prune_removes_expired_orphans_and_only_old_temp_files() {
     assert!(young.exists() && foreign.exists());
     assert_eq!(keep.get(&0).as_deref(), Some("kept"));
     assert_eq!(keep.get(&1).as_deref(), Some("kept"));
+    // A damaged namespace.json does not orphan the entries; the summary still names them.
+    assert_eq!(garbled.get(&1).as_deref(), Some("kept"));
+    let s = maintenance::summary(&folder).unwrap();
+    assert!(
+        s.functions
+            .iter()
+            .any(|f| f.function == "garbled" && f.entries == 1),
+        "{s:#?}"
+    );
     assert_eq!(maintenance::prune(&folder).unwrap().removed(), 0);
 }
 
