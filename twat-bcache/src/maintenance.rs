@@ -338,7 +338,23 @@ mod imp {
         }
     }
 
+    /// Whether LMDB's data file exists: a folder with a manifest and no data holds nothing,
+    /// and is not opened (opening would create the files).
+    fn has_data(folder: &Path) -> bool {
+        folder.join("data.mdb").exists()
+    }
+
     pub(super) fn summary(folder: &Path, format: u32) -> Result<FolderSummary, MaintenanceError> {
+        if !has_data(folder) {
+            let size = own_files_size(folder);
+            return Ok(FolderSummary::new(
+                folder.to_path_buf(),
+                CacheKind::Lmdb,
+                Some(format),
+                Vec::new(),
+                size,
+            ));
+        }
         let s = open(folder)?;
         let now = unix_millis();
         let functions = s
@@ -374,12 +390,15 @@ mod imp {
         folder: &Path,
         function: Option<&str>,
     ) -> Result<ClearReport, MaintenanceError> {
-        let s = open(folder)?;
         let mut report = ClearReport {
             path: folder.to_path_buf(),
             function: function.map(str::to_owned),
             ..Default::default()
         };
+        if !has_data(folder) {
+            return Ok(report);
+        }
+        let s = open(folder)?;
         let Some(name) = function else {
             // Everything: empty the entries, the index and the counts in one transaction
             // (dropping a database frees its pages without copying them). Namespace
@@ -485,12 +504,15 @@ mod imp {
     }
 
     pub(super) fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
-        let s = open(folder)?;
-        s.clear_stale_readers();
         let mut report = PruneReport {
             path: folder.to_path_buf(),
             ..Default::default()
         };
+        if !has_data(folder) {
+            return Ok(report);
+        }
+        let s = open(folder)?;
+        s.clear_stale_readers();
         let now = unix_millis();
         let found = s
             .read(|txn| {
@@ -674,8 +696,11 @@ mod imp {
     }
 
     pub(super) fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
-        let s = open(folder)?;
         let mut report = VerifyReport::new(folder.to_path_buf());
+        if !has_data(folder) {
+            return Ok(report);
+        }
+        let s = open(folder)?;
         // (db key, digest of the value, why, function name)
         type Bad = (Vec<u8>, [u8; 16], String, String);
         let (checked, bad) = s

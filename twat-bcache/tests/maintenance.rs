@@ -261,6 +261,19 @@ fn folders_that_are_not_bcaches_are_refused_untouched() {
         e.is_not_a_cache() && e.to_string().contains("acache"),
         "{e}"
     );
+    // A manifest and no data: an empty cache, and nothing is created.
+    let empty = root.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    fs::write(
+        empty.join("twat-cache.json"),
+        r#"{"kind":"bcache","format":1}"#,
+    )
+    .unwrap();
+    assert_eq!(maintenance::summary(&empty).unwrap().entries, 0);
+    assert_eq!(maintenance::verify(&empty).unwrap().checked, 0);
+    assert_eq!(maintenance::prune(&empty).unwrap().removed(), 0);
+    assert_eq!(maintenance::clear(&empty, None).unwrap().removed, 0);
+    assert!(!empty.join("data.mdb").exists());
     let newer = root.path().join("newer");
     fs::create_dir(&newer).unwrap();
     fs::write(
