@@ -92,6 +92,7 @@ mod builder;
 mod cache;
 #[cfg(feature = "lmdb")]
 mod env;
+pub mod maintenance;
 #[cfg(feature = "lmdb")]
 mod store;
 

@@ -19,6 +19,7 @@
 //! | [`codec`] | postcard encoding of keys and values |
 //! | [`clock`] | deadlines as nanoseconds on a process-wide monotonic clock |
 //! | [`env`] | `TWAT_CACHE_DISABLE` and friends |
+//! | [`maintenance`] | reports of `summary`/`clear`/`prune`/`verify` on cache folders (the CLI) |
 //!
 //! ```
 //! use twat_cache_common::{Policy, parse_ttl};
@@ -35,6 +36,7 @@ pub mod env;
 pub mod error;
 pub mod flight;
 pub mod key;
+pub mod maintenance;
 pub mod paths;
 pub mod policy;
 pub mod registry;

@@ -78,6 +78,7 @@ mod cache;
 mod compress;
 #[cfg(feature = "files")]
 mod index;
+pub mod maintenance;
 #[cfg(feature = "files")]
 mod store;
 
