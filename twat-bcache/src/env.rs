@@ -278,15 +278,26 @@ struct Manifest {
 }
 
 /// Whether every name in the folder is one of ours.
+/// Whether every file in `folder` is ours or a file cache's: by default `#[bcache]` and
+/// `#[fcache]` in one crate share a folder (named after the crate), so a folder that a file
+/// cache opened first must not be taken for someone else's.
 fn only_our_files(folder: &Path) -> io::Result<bool> {
     for item in fs::read_dir(folder)? {
-        let name = item?.file_name();
+        let item = item?;
+        let name = item.file_name();
         let name = name.to_string_lossy();
         let ours = name == DATA_FILE
             || name == LOCK_FILE
             || name == MANIFEST
             || name.starts_with(".twat-cache.json.");
-        if !ours {
+        // twat-fcache's manifest, its temporary files, and its namespace folders:
+        // 16 lowercase hex digits.
+        let file_cache = name.contains("fcache.manifest.json")
+            || name.starts_with(".tmp-")
+            || (name.len() == 16
+                && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                && item.file_type().is_ok_and(|t| t.is_dir()));
+        if !ours && !file_cache {
             return Ok(false);
         }
     }
