@@ -153,6 +153,21 @@ fn test() -> Result<(), String> {
     cargo(&["build", "--workspace", "--examples"])?;
     cargo(&["run", "--example", "quickstart"])?;
     cargo(&["run", "--example", "quickstart"])?;
+    // The CLI on the caches the quickstart left: what a user sees, and nothing damaged.
+    for command in ["list", "verify"] {
+        cargo(&[
+            "run",
+            "-q",
+            "-p",
+            "twat-ucache",
+            "--features",
+            "cli",
+            "--bin",
+            "twat-cache",
+            "--",
+            command,
+        ])?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
