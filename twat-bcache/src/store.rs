@@ -37,6 +37,8 @@ pub(crate) enum Lookup<V> {
     Expired,
     /// Present but does not decode (to be deleted).
     Corrupt(String),
+    /// The read itself failed (served as a miss, counted as a read error).
+    Failed(String),
 }
 
 type DbKey = [u8; 24];
@@ -125,6 +127,12 @@ impl LmdbStore {
         };
         store.record_namespace();
         store
+    }
+
+    /// Why the open environment no longer serves its folder (deleted or replaced while
+    /// open), if it happened.
+    pub(crate) fn orphaned(&self) -> Option<&str> {
+        self.shared.orphaned()
     }
 
     /// The heed environment (shared by every cache on this folder).
@@ -246,10 +254,7 @@ impl LmdbStore {
         });
         match r {
             Ok(l) => l,
-            Err(e) => {
-                log::debug!("twat-bcache: read failed in {}: {e}", self.path().display());
-                Lookup::Miss
-            }
+            Err(e) => Lookup::Failed(e.to_string()),
         }
     }
 

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use twat_cache_common::clock::unix_millis;
 use twat_cache_common::entry::{self, Entry, flags};
 use twat_cache_common::key::digest;
-use twat_cache_common::paths::create_private_dir;
+use twat_cache_common::paths::{check_folder_is_safe, create_private_dir};
 use twat_cache_common::{CacheError, Namespace};
 
 use crate::compress::{self, MAX_PAYLOAD};
@@ -53,6 +53,9 @@ pub(crate) enum Found<T> {
     Hit(T),
     Miss,
     Expired,
+    /// The file could not be read (permission denied, I/O error): served as a miss, and
+    /// left in place.
+    Failed(String),
 }
 
 /// What a store did with a value.
@@ -285,6 +288,8 @@ impl FileStore {
         namespace: Namespace,
         cfg: StoreConfig,
     ) -> Result<Self, String> {
+        // A symlink or another user's folder: refused before anything follows or changes it.
+        check_folder_is_safe(&folder).map_err(|e| e.to_string())?;
         create_private_dir(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         check_manifest(&folder)?;
@@ -432,10 +437,7 @@ impl FileStore {
                 self.discard(&d, &path, &e);
                 return Found::Miss;
             }
-            Err(e) => {
-                log::debug!("twat-fcache: cannot read {}: {e}", path.display());
-                return Found::Miss;
-            }
+            Err(e) => return Found::Failed(format!("cannot read {}: {e}", path.display())),
         };
         let entry = match Entry::decode(&bytes) {
             Ok(e) => e,
