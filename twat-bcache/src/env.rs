@@ -243,6 +243,11 @@ impl SharedEnv {
         }
     }
 
+    /// The most the map may grow to.
+    pub(crate) fn max_map_size(&self) -> usize {
+        self.max_map
+    }
+
     /// Why this environment no longer serves the folder it was opened on (the folder, or
     /// its `data.mdb`, was deleted or replaced while open), if that happened. Checked by
     /// the background flusher about once a second.

@@ -327,6 +327,11 @@ impl LmdbStore {
             // Larger than the whole budget: storing it would evict everything, itself too.
             return Ok(PutOutcome::default());
         }
+        if value.len() >= self.shared.max_map_size() {
+            // Can never fit, even in an empty map at its largest: fail now rather than
+            // evict the namespace's oldest entries for nothing.
+            return Err(heed::Error::Mdb(MdbError::MapFull));
+        }
         let dk = self.db_key(stored_key);
         let ok = self.order_key(now, &dk);
         let attempt = |store: &Self| {

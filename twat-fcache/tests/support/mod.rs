@@ -13,6 +13,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Write};
+
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -53,21 +54,22 @@ pub fn run(mut cmd: Command, what: &str) -> Output {
 }
 
 pub fn echo(what: &str, out: &Output) {
-    let mut err = io::stderr().lock();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if line.starts_with("OBSERVED") || line.starts_with("SKIPPED") || line.contains("panicked")
+        // The harness prints "test name ... " before the test's own output, on one line.
+        if let Some(at) = ["OBSERVED", "SKIPPED", "panicked"]
+            .iter()
+            .filter_map(|w| line.find(w))
+            .min()
         {
-            let _ = writeln!(err, "  [{what}] {line}");
+            eprintln!("  [{what}] {}", &line[at..]);
         }
     }
     if !out.status.success() {
-        let _ = writeln!(
-            err,
+        eprintln!(
             "--- {what} stdout ---\n{}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let _ = writeln!(
-            err,
+        eprintln!(
             "--- {what} stderr ---\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -80,7 +82,6 @@ macro_rules! observed {
     ($($t:tt)*) => {{
         let line = format!($($t)*);
         println!("OBSERVED {line}");
-        eprintln!("OBSERVED {line}");
     }};
 }
 
