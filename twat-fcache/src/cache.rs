@@ -275,6 +275,16 @@ where
             Ok(s) => {
                 core.counters.insert();
                 core.counters.evicted(s.evicted);
+                if s.recreated {
+                    core.errors.record(
+                        Problem::Other,
+                        &self.context(),
+                        format_args!(
+                            "{} had been deleted while the cache was open; recreated it",
+                            store.folder().display()
+                        ),
+                    );
+                }
             }
             // Too large, or does not serialize: a property of the value, not a store fault.
             Err(e @ twat_cache_common::CacheError::Encode { .. }) => {
