@@ -367,7 +367,19 @@ impl LmdbStore {
                     self.path().display()
                 );
                 let freed = self.evict_oldest(BATCH as u64);
-                attempt(self).map(|mut o| {
+                let mut r = attempt(self);
+                if freed > 0 && matches!(r, Err(heed::Error::Mdb(MdbError::MapFull))) {
+                    // LMDB reuses the pages a transaction freed only once a later
+                    // transaction has committed (the previous snapshot stays intact), so
+                    // the retry right after the eviction may not see them: commit a small
+                    // write (the counts, unchanged), then try again.
+                    let _ = self.shared.write(self.durable, |txn| {
+                        let c = self.load_counts(txn)?;
+                        self.store_counts(txn, c)
+                    });
+                    r = attempt(self);
+                }
+                r.map(|mut o| {
                     o.evicted += freed;
                     o
                 })

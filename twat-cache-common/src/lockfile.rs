@@ -84,6 +84,8 @@ pub enum Acquired {
 pub struct KeyLock {
     file: Option<File>,
     path: PathBuf,
+    /// Not `Send`: the thread that took it is the one recorded as holding it.
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl KeyLock {
@@ -190,6 +192,7 @@ impl KeyLocks {
             return Ok(Acquired::Locked(KeyLock {
                 file: Some(file),
                 path,
+                _not_send: std::marker::PhantomData,
             }));
         }
     }
