@@ -48,6 +48,7 @@ pub struct LmdbCacheBuilder<K, V> {
     pub(crate) max_bytes: Option<u64>,
     pub(crate) durable: bool,
     pub(crate) map_size: Option<usize>,
+    pub(crate) max_map_size: Option<usize>,
     pub(crate) lock: bool,
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
@@ -67,6 +68,7 @@ impl<K, V> Default for LmdbCacheBuilder<K, V> {
             max_bytes: None,
             durable: false,
             map_size: None,
+            max_map_size: None,
             lock: false,
             single_flight: true,
             register: true,
@@ -149,9 +151,49 @@ where
         self
     }
 
-    /// Cross-process single-flight (one process computes a missing key while the others
-    /// wait). **Not implemented yet**: accepted and recorded so `#[bcache(lock = true)]`
-    /// compiles; misses are deduplicated within a process only.
+    /// The most the LMDB map may grow to, in bytes (default: 1 TiB on 64-bit targets).
+    /// When the map is full at this size, a store first evicts this cache's oldest
+    /// entries; if that does not make room the value is returned but not stored (counted
+    /// in `stats().write_errors`). Rounded up to 64 KiB, at least 256 KiB; only the first
+    /// cache to open a folder in a process sets it. 0 is refused.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let cache = twat_bcache::LmdbCache::<u32, u32>::builder()
+    ///     .cache_dir(dir.path())
+    ///     .map_size(1 << 20)
+    ///     .max_map_size(64 << 20)      // this folder never takes more than 64 MiB
+    ///     .build()?;
+    /// assert_eq!(cache.get_or_insert_with(1, || 2), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn max_map_size(mut self, max_map_size: usize) -> Self {
+        self.max_map_size = Some(max_map_size);
+        self
+    }
+
+    /// Cross-process single-flight (default: off). On a miss, after the in-process
+    /// single-flight, the computing thread takes an exclusive lock on
+    /// `<folder>/locks/<key digest>.lock` (std `File::lock`, i.e. `flock`), looks the key
+    /// up again (another process may have just stored it), and only then computes and
+    /// stores; so processes missing the same key at the same time compute it once. The
+    /// kernel releases the lock of a process that dies, so a killed computation never
+    /// wedges the others. Hits never touch the lock. If the lock file cannot be made
+    /// (read-only folder, ...), the cache computes without it, warns once, and reports it
+    /// in `stats().last_error`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let cache = twat_bcache::LmdbCache::<u32, u32>::builder()
+    ///     .cache_dir(dir.path())
+    ///     .lock(true)
+    ///     .build()?;
+    /// assert!(cache.lock());
+    /// assert_eq!(cache.get_or_insert_with(1, || 2), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn lock(mut self, lock: bool) -> Self {
         self.lock = lock;
         self
@@ -185,6 +227,13 @@ where
     /// `stats().fallback_reason` saying why.
     pub fn build(self) -> Result<LmdbCache<K, V>, ConfigError> {
         ConfigError::check_bounds(self.maxsize, self.max_bytes, self.ttl)?;
+        if self.max_map_size == Some(0) {
+            return Err(ConfigError::invalid(
+                "max_map_size",
+                0,
+                "a positive number of bytes (or no max_map_size for 1 TiB)",
+            ));
+        }
         if self.map_size == Some(0) {
             return Err(ConfigError::invalid(
                 "map_size",

@@ -11,8 +11,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 #[cfg(feature = "lmdb")]
 use twat_cache_common::codec;
+#[cfg(feature = "lmdb")]
+use twat_cache_common::key::digest;
+#[cfg(feature = "lmdb")]
+use twat_cache_common::lockfile::{Acquired, KeyLock, KeyLocks};
 use twat_cache_common::registry::{self, ManagedCache};
-use twat_cache_common::stats::Counters;
+#[cfg(feature = "lmdb")]
+use twat_cache_common::stats::Problem;
+use twat_cache_common::stats::{Counters, StoreErrors};
 use twat_cache_common::{Backend, CacheStats, Namespace, SingleFlight, cache_root};
 use twat_mcache::MemoryCache;
 
@@ -54,6 +60,11 @@ struct Core<K, V> {
     engine: Engine<K, V>,
     flight: SingleFlight<K, V>,
     counters: Counters,
+    /// Store failures absorbed (write/read errors, lock problems), for `stats()`.
+    errors: StoreErrors,
+    /// `lock = true` on the LMDB backend: the per-key lock files of the folder.
+    #[cfg(feature = "lmdb")]
+    locks: Option<KeyLocks>,
     namespace: Namespace,
     /// `namespace.stored_key(&[])`: the id and a NUL, which every stored key starts with.
     key_prefix: Vec<u8>,
@@ -147,16 +158,18 @@ where
         let opened: Result<LmdbStore, String> = match (&root, &folder) {
             (Err(e), _) => Err(e.clone()),
             (Ok(_), None) => Err("no cache folder".to_owned()),
-            (Ok(_), Some(folder)) => crate::env::open(folder, b.map_size).map(|shared| {
-                LmdbStore::new(
-                    shared,
-                    namespace.clone(),
-                    b.ttl,
-                    b.maxsize.map(|m| m as u64),
-                    b.max_bytes,
-                    b.durable,
-                )
-            }),
+            (Ok(_), Some(folder)) => {
+                crate::env::open_with(folder, b.map_size, b.max_map_size).map(|shared| {
+                    LmdbStore::new(
+                        shared,
+                        namespace.clone(),
+                        b.ttl,
+                        b.maxsize.map(|m| m as u64),
+                        b.max_bytes,
+                        b.durable,
+                    )
+                })
+            }
         };
         #[cfg(not(feature = "lmdb"))]
         let opened: Result<std::convert::Infallible, String> = Err(NO_LMDB_FEATURE.to_owned());
@@ -196,10 +209,22 @@ where
                 (Engine::Memory(memory), Some(why))
             }
         };
+        #[cfg(feature = "lmdb")]
+        let locks = match &engine {
+            Engine::Lmdb(store) if b.lock => {
+                let locks = KeyLocks::new(store.path());
+                locks.sweep(); // lock files left by killed holders
+                Some(locks)
+            }
+            _ => None,
+        };
         let core = Arc::new(Core {
             engine,
             flight: SingleFlight::default(),
             counters: Counters::default(),
+            errors: StoreErrors::default(),
+            #[cfg(feature = "lmdb")]
+            locks,
             key_prefix: namespace.stored_key(&[]),
             namespace,
             name,
@@ -251,9 +276,43 @@ where
                 );
                 store.delete_unusable(sk);
             }
+            Lookup::Failed(why) => self.core.errors.record(
+                Problem::Read,
+                &self.context(),
+                format_args!("reading {}: {why}", store.path().display()),
+            ),
             _ => {}
         }
         found
+    }
+
+    /// The prefix of this cache's log lines.
+    #[cfg(feature = "lmdb")]
+    fn context(&self) -> String {
+        format!("twat-bcache: cache `{}`", self.core.name)
+    }
+
+    /// `lock = true`: takes the cross-process lock of `sk`'s key. `None` when locking is
+    /// off, this thread already holds it, or it cannot be taken (reported once; the
+    /// caller computes without it: a cache never fails a call).
+    #[cfg(feature = "lmdb")]
+    fn claim(&self, sk: &[u8]) -> Option<KeyLock> {
+        let locks = self.core.locks.as_ref()?;
+        match locks.lock(&digest(sk)) {
+            Ok(Acquired::Locked(held)) => Some(held),
+            Ok(Acquired::AlreadyHeld) => None,
+            Err(e) => {
+                self.core.errors.record(
+                    Problem::Other,
+                    &self.context(),
+                    format_args!(
+                        "cannot take the cross-process lock in {} ({e}); computing without it",
+                        locks.dir().display()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     #[cfg(feature = "lmdb")]
@@ -269,7 +328,7 @@ where
                 c.miss();
                 None
             }
-            Lookup::Miss | Lookup::Corrupt(_) => {
+            Lookup::Miss | Lookup::Corrupt(_) | Lookup::Failed(_) => {
                 c.miss();
                 None
             }
@@ -292,10 +351,10 @@ where
                 c.evicted(out.evicted);
                 c.expired(out.expired);
             }
-            Err(e) => log::debug!(
-                "twat-bcache: cache `{}`: cannot store in {}: {e}",
-                self.core.name,
-                store.path().display()
+            Err(e) => self.core.errors.record(
+                Problem::Write,
+                &self.context(),
+                format_args!("cannot store in {}: {e}", store.path().display()),
             ),
         }
     }
@@ -404,8 +463,8 @@ where
         self.core.durable
     }
 
-    /// Whether cross-process single-flight was asked for (not implemented yet; see
-    /// [`LmdbCacheBuilder::lock`]).
+    /// Whether cross-process single-flight was asked for (see [`LmdbCacheBuilder::lock`];
+    /// it applies while the LMDB backend serves).
     pub fn lock(&self) -> bool {
         self.core.lock
     }
@@ -478,18 +537,28 @@ where
             if let Some(v) = self.count(self.lookup(store, &sk)) {
                 return Ok(v);
             }
+            let recheck = || match self.lookup(store, &sk) {
+                Lookup::Hit(v) => Some(v),
+                _ => None,
+            };
             if !self.core.single_flight {
+                let held = self.claim(&sk);
+                if held.is_some()
+                    && let Some(v) = recheck()
+                {
+                    return Ok(v);
+                }
                 let v = compute()?;
                 self.store_value(store, &sk, &v);
+                drop(held);
                 return Ok(v);
             }
-            // Another leader (or process) may have stored it since our miss: `recheck`.
-            self.core.flight.run(
+            // Another leader (or process) may have stored it since our miss: `recheck`,
+            // and again under the cross-process lock (`lock = true`) once we hold it.
+            self.core.flight.run_claimed(
                 &key,
-                || match self.lookup(store, &sk) {
-                    Lookup::Hit(v) => Some(v),
-                    _ => None,
-                },
+                recheck,
+                || self.claim(&sk),
                 compute,
                 |v| self.store_value(store, &sk, v),
             )
@@ -525,6 +594,13 @@ where
         s.folder = self.folder.clone();
         s.fallback_reason = self.fallback_reason.clone();
         s.selection = self.selection.clone();
+        self.errors.fill(&mut s);
+        #[cfg(feature = "lmdb")]
+        if let Engine::Lmdb(store) = &self.engine
+            && let Some(why) = store.orphaned()
+        {
+            s.last_error = Some(why.to_owned());
+        }
         let _ = self.max_bytes;
         s
     }

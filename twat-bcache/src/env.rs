@@ -22,7 +22,8 @@ use std::time::Duration;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, RwTxn};
 use parking_lot::{Mutex, RwLock};
-use twat_cache_common::paths::{create_private_dir, make_private_file};
+use twat_cache_common::lockfile::LOCK_DIR;
+use twat_cache_common::paths::{check_folder_is_safe, create_private_dir, make_private_file};
 
 use crate::layout::{FORMAT_VERSION, KIND, MANIFEST};
 
@@ -66,6 +67,13 @@ pub struct SharedEnv {
     gate: RwLock<()>,
     path: PathBuf,
     dirty: AtomicBool,
+    /// The map never grows past this ([`MAX_MAP_SIZE`] unless `max_map_size` said less).
+    max_map: usize,
+    /// Device and inode of `data.mdb` when opened, to notice the folder being deleted or
+    /// replaced under the open environment.
+    identity: Option<(u64, u64)>,
+    /// Set (once) when `data.mdb` is no longer the file this environment has open.
+    orphaned: OnceLock<String>,
 }
 
 impl std::fmt::Debug for SharedEnv {
@@ -187,10 +195,15 @@ impl SharedEnv {
         if now > seen {
             return true; // another thread grew it meanwhile
         }
-        if now >= MAX_MAP_SIZE {
+        if now >= self.max_map {
+            log::debug!(
+                "twat-bcache: the LMDB map of {} is full at its maximum of {} bytes",
+                self.path.display(),
+                self.max_map
+            );
             return false;
         }
-        let new = round_map_size(now.saturating_mul(2));
+        let new = round_map_size(now.saturating_mul(2)).min(self.max_map);
         // SAFETY: the write guard of the gate excludes every transaction of this process
         // (each holds a read guard for its whole life), which is what LMDB requires.
         match unsafe { self.env.resize(new) } {
@@ -230,6 +243,37 @@ impl SharedEnv {
         }
     }
 
+    /// The most the map may grow to.
+    pub(crate) fn max_map_size(&self) -> usize {
+        self.max_map
+    }
+
+    /// Why this environment no longer serves the folder it was opened on (the folder, or
+    /// its `data.mdb`, was deleted or replaced while open), if that happened. Checked by
+    /// the background flusher about once a second.
+    pub(crate) fn orphaned(&self) -> Option<&str> {
+        self.orphaned.get().map(String::as_str)
+    }
+
+    /// Compares `data.mdb` with the file opened; records (and warns, once) a mismatch.
+    fn check_identity(&self) {
+        let Some(opened) = self.identity else { return };
+        if self.orphaned.get().is_some() {
+            return;
+        }
+        let now = file_identity(&self.path.join(DATA_FILE));
+        if now != Some(opened) {
+            let why = format!(
+                "{} was deleted or replaced while open: this process keeps using the \
+                 deleted database, whose entries other processes do not see and which is \
+                 lost when the process exits",
+                self.path.join(DATA_FILE).display()
+            );
+            log::warn!("twat-bcache: {why}");
+            let _ = self.orphaned.set(why);
+        }
+    }
+
     /// Clears reader slots left by dead processes; returns how many.
     pub(crate) fn clear_stale_readers(&self) -> usize {
         self.env.clear_stale_readers().unwrap_or(0)
@@ -245,7 +289,20 @@ fn registry() -> &'static Registry {
 
 /// The environment for `folder`, opening it (and creating the folder) on first use.
 /// `Err` carries a human-readable reason for the fallback warning.
+#[allow(dead_code)] // the caches call `open_with`; kept as the plain entry point for tools
 pub fn open(folder: &Path, map_size: Option<usize>) -> Result<Arc<SharedEnv>, String> {
+    open_with(folder, map_size, None)
+}
+
+/// [`open`], with a cap on the map's growth (`max_map_size`; only the first opener of the
+/// folder in this process sets either size).
+pub fn open_with(
+    folder: &Path,
+    map_size: Option<usize>,
+    max_map_size: Option<usize>,
+) -> Result<Arc<SharedEnv>, String> {
+    // A symlink or another user's folder is refused before anything follows or changes it.
+    check_folder_is_safe(folder).map_err(|e| e.to_string())?;
     if !folder.exists() {
         create_private_dir(folder).map_err(|e| format!("cannot create the folder: {e}"))?;
     }
@@ -259,7 +316,7 @@ pub fn open(folder: &Path, map_size: Option<usize>) -> Result<Arc<SharedEnv>, St
     if let Some(env) = envs.get(&canonical) {
         return Ok(env.clone());
     }
-    let shared = Arc::new(open_new(&canonical, map_size)?);
+    let shared = Arc::new(open_new(&canonical, map_size, max_map_size)?);
     envs.insert(canonical, shared.clone());
     drop(envs);
     flusher().lock().push(Arc::downgrade(&shared));
@@ -277,7 +334,6 @@ struct Manifest {
     written_by: String,
 }
 
-/// Whether every name in the folder is one of ours.
 /// Whether every file in `folder` is ours or a file cache's: by default `#[bcache]` and
 /// `#[fcache]` in one crate share a folder (named after the crate), so a folder that a file
 /// cache opened first must not be taken for someone else's.
@@ -288,6 +344,7 @@ fn only_our_files(folder: &Path) -> io::Result<bool> {
         let name = name.to_string_lossy();
         let ours = name == DATA_FILE
             || name == LOCK_FILE
+            || name == LOCK_DIR
             || name == MANIFEST
             || name.starts_with(".twat-cache.json.");
         // twat-fcache's manifest, its temporary files, and its namespace folders:
@@ -429,12 +486,18 @@ fn open_env(folder: &Path, map_size: usize) -> heed::Result<(Env, Dbs)> {
     Ok((env, dbs))
 }
 
-fn open_new(folder: &Path, map_size: Option<usize>) -> Result<SharedEnv, String> {
+fn open_new(
+    folder: &Path,
+    map_size: Option<usize>,
+    max_map_size: Option<usize>,
+) -> Result<SharedEnv, String> {
     check_manifest(folder)?;
     let existing = fs::metadata(folder.join(DATA_FILE))
         .map(|m| m.len() as usize)
         .unwrap_or(0);
-    let size = round_map_size(map_size.unwrap_or(DEFAULT_MAP_SIZE).max(existing));
+    let max_map = max_map_size.map_or(MAX_MAP_SIZE, round_map_size);
+    let size = round_map_size(map_size.unwrap_or(DEFAULT_MAP_SIZE).max(existing))
+        .min(max_map.max(round_map_size(existing)));
     let mut wiped = false;
     let mut attempt = 0;
     let (env, dbs) = loop {
@@ -474,7 +537,24 @@ fn open_new(folder: &Path, map_size: Option<usize>) -> Result<SharedEnv, String>
         gate: RwLock::new(()),
         path: folder.to_path_buf(),
         dirty: AtomicBool::new(false),
+        max_map,
+        identity: file_identity(&folder.join(DATA_FILE)),
+        orphaned: OnceLock::new(),
     })
+}
+
+/// Device and inode of `path` (Unix); `None` when it is missing, or elsewhere.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 fn flusher() -> &'static Mutex<Vec<Weak<SharedEnv>>> {
@@ -496,6 +576,7 @@ fn start_flusher() {
                     let envs: Vec<_> = flusher().lock().iter().filter_map(Weak::upgrade).collect();
                     for env in envs {
                         env.flush_if_dirty();
+                        env.check_identity();
                     }
                 }
             });

@@ -37,6 +37,8 @@ pub(crate) enum Lookup<V> {
     Expired,
     /// Present but does not decode (to be deleted).
     Corrupt(String),
+    /// The read itself failed (served as a miss, counted as a read error).
+    Failed(String),
 }
 
 type DbKey = [u8; 24];
@@ -125,6 +127,12 @@ impl LmdbStore {
         };
         store.record_namespace();
         store
+    }
+
+    /// Why the open environment no longer serves its folder (deleted or replaced while
+    /// open), if it happened.
+    pub(crate) fn orphaned(&self) -> Option<&str> {
+        self.shared.orphaned()
     }
 
     /// The heed environment (shared by every cache on this folder).
@@ -246,10 +254,7 @@ impl LmdbStore {
         });
         match r {
             Ok(l) => l,
-            Err(e) => {
-                log::debug!("twat-bcache: read failed in {}: {e}", self.path().display());
-                Lookup::Miss
-            }
+            Err(e) => Lookup::Failed(e.to_string()),
         }
     }
 
@@ -322,6 +327,11 @@ impl LmdbStore {
             // Larger than the whole budget: storing it would evict everything, itself too.
             return Ok(PutOutcome::default());
         }
+        if value.len() >= self.shared.max_map_size() {
+            // Can never fit, even in an empty map at its largest: fail now rather than
+            // evict the namespace's oldest entries for nothing.
+            return Err(heed::Error::Mdb(MdbError::MapFull));
+        }
         let dk = self.db_key(stored_key);
         let ok = self.order_key(now, &dk);
         let attempt = |store: &Self| {
@@ -357,7 +367,19 @@ impl LmdbStore {
                     self.path().display()
                 );
                 let freed = self.evict_oldest(BATCH as u64);
-                attempt(self).map(|mut o| {
+                let mut r = attempt(self);
+                if freed > 0 && matches!(r, Err(heed::Error::Mdb(MdbError::MapFull))) {
+                    // LMDB reuses the pages a transaction freed only once a later
+                    // transaction has committed (the previous snapshot stays intact), so
+                    // the retry right after the eviction may not see them: commit a small
+                    // write (the counts, unchanged), then try again.
+                    let _ = self.shared.write(self.durable, |txn| {
+                        let c = self.load_counts(txn)?;
+                        self.store_counts(txn, c)
+                    });
+                    r = attempt(self);
+                }
+                r.map(|mut o| {
                     o.evicted += freed;
                     o
                 })

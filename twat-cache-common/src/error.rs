@@ -43,6 +43,16 @@ pub enum ConfigError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The cache folder exists but is not safe to use: a symbolic link, or (on Unix) owned
+    /// by another user. Caches fall back to memory rather than follow the link or write
+    /// into someone else's folder.
+    #[error("refusing cache folder {path}: {reason}")]
+    UnsafeFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why it was refused ("it is a symbolic link ...", "it is owned by uid ...").
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -100,7 +110,9 @@ impl ConfigError {
     pub fn field(&self) -> &'static str {
         match self {
             ConfigError::Invalid { field, .. } => field,
-            ConfigError::FolderName { .. } | ConfigError::Folder { .. } => "folder_name",
+            ConfigError::FolderName { .. }
+            | ConfigError::Folder { .. }
+            | ConfigError::UnsafeFolder { .. } => "folder_name",
             ConfigError::NoCacheRoot => "cache_dir",
         }
     }

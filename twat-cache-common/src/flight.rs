@@ -231,7 +231,43 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
         compute: impl FnOnce() -> Result<V, E>,
         store: impl FnOnce(&V),
     ) -> Result<V, E> {
-        let mut work = Some((compute, store));
+        self.run_claimed(key, recheck, || None::<()>, compute, store)
+    }
+
+    /// [`run`](Self::run) with a second, outer claim, for cross-process single-flight: the
+    /// leader, after its `recheck` missed, calls `claim` (e.g. take a lock file shared with
+    /// other processes, which may block while another process computes). If that returns
+    /// `Some(guard)`, the leader re-checks once more (the other process has probably stored
+    /// the value by then), and otherwise computes and stores while holding the guard; the
+    /// guard is dropped after `store` (or when `compute` fails or panics), before the
+    /// waiters of this process are released. `None` means "no outer claim": compute anyway.
+    ///
+    /// Only the leader claims: the waiters of this process wait for it, and a same-key
+    /// recursive call computes directly (its thread already holds the claim).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use twat_cache_common::SingleFlight;
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// let claims = Cell::new(0);
+    /// let v = sf.run_claimed(
+    ///     &1,
+    ///     || None,
+    ///     || { claims.set(claims.get() + 1); Some("guard") },
+    ///     || Ok::<_, ()>(10),
+    ///     |_| {},
+    /// );
+    /// assert_eq!((v, claims.get()), (Ok(10), 1));
+    /// ```
+    pub fn run_claimed<E, G>(
+        &self,
+        key: &K,
+        recheck: impl Fn() -> Option<V>,
+        claim: impl FnOnce() -> Option<G>,
+        compute: impl FnOnce() -> Result<V, E>,
+        store: impl FnOnce(&V),
+    ) -> Result<V, E> {
+        let mut work = Some((claim, compute, store));
         loop {
             match self.claim(key.clone()) {
                 Claim::Leader(leader) => {
@@ -239,9 +275,19 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
                         leader.complete(v.clone());
                         return Ok(v);
                     }
-                    let (compute, store) = work.take().expect("the leader computes once");
-                    let v = compute()?; // an Err drops `leader`: waiters wake and retry
+                    let (claim, compute, store) = work.take().expect("the leader computes once");
+                    let held = claim();
+                    if held.is_some()
+                        && let Some(v) = recheck()
+                    {
+                        drop(held);
+                        leader.complete(v.clone());
+                        return Ok(v);
+                    }
+                    // An Err (or a panic) drops `held`, then `leader`: waiters wake and retry.
+                    let v = compute()?;
                     store(&v);
+                    drop(held);
                     leader.complete(v.clone());
                     return Ok(v);
                 }
@@ -255,7 +301,7 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
                     }
                 }
                 Claim::Reentrant => {
-                    let (compute, store) = work.take().expect("computed once");
+                    let (_, compute, store) = work.take().expect("computed once");
                     let v = compute()?;
                     store(&v);
                     return Ok(v);

@@ -15,6 +15,7 @@
 //! | [`registry`] | the process-wide list behind [`clear_all`] and [`stats_all`] |
 //! | [`flight`] | [`SingleFlight`]: concurrent misses on one key compute once |
 //! | [`key`] | [`Namespace`] and stored keys for persistent caches |
+//! | [`lockfile`] | per-key lock files: cross-process single-flight (`lock = true`) |
 //! | [`entry`] | [`Entry`]: the checksummed on-disk record shared by bcache, fcache and Redis |
 //! | [`codec`] | postcard encoding of keys and values |
 //! | [`clock`] | deadlines as nanoseconds on a process-wide monotonic clock |
@@ -36,6 +37,7 @@ pub mod env;
 pub mod error;
 pub mod flight;
 pub mod key;
+pub mod lockfile;
 pub mod maintenance;
 pub mod paths;
 pub mod policy;

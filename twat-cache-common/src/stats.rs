@@ -2,7 +2,9 @@
 
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use parking_lot::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +53,18 @@ pub struct CacheStats {
     pub fallback_reason: Option<String>,
     /// For `#[ucache]`: which engine was chosen and why.
     pub selection: Option<String>,
+    /// Values that were computed (and returned) but could not be stored: full disk,
+    /// read-only or deleted folder, full LMDB map, ... (0 for memory caches).
+    #[serde(default)]
+    pub write_errors: u64,
+    /// Lookups that failed for a reason other than "not there" (permission denied, I/O
+    /// error) and were served as misses.
+    #[serde(default)]
+    pub read_errors: u64,
+    /// The most recent store problem the cache absorbed (a write or read error, a
+    /// cross-process lock it could not take, its folder deleted while open), for humans.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl CacheStats {
@@ -72,6 +86,9 @@ impl CacheStats {
             folder: None,
             fallback_reason: None,
             selection: None,
+            write_errors: 0,
+            read_errors: 0,
+            last_error: None,
         }
     }
 
@@ -222,5 +239,81 @@ impl Counters {
         stats.inserts = t.inserts;
         stats.evictions = t.evictions;
         stats.expired = t.expired;
+    }
+}
+
+/// What kind of store problem [`StoreErrors::record`] is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A computed value could not be stored (counted in [`CacheStats::write_errors`]).
+    Write,
+    /// A lookup failed with an error other than "not there" (counted in
+    /// [`CacheStats::read_errors`]).
+    Read,
+    /// Anything else worth reporting: the cross-process lock could not be taken, the
+    /// folder vanished, ... (only [`CacheStats::last_error`]).
+    Other,
+}
+
+/// The store problems a persistent cache absorbed instead of failing the call: counts for
+/// [`CacheStats::write_errors`] / [`CacheStats::read_errors`], the last message for
+/// [`CacheStats::last_error`], and one `log::warn!` per kind of problem per cache (later
+/// ones go to `log::debug!`), so a broken disk is visible without flooding the log.
+///
+/// Touched only when something failed: hits and successful stores never reach it.
+///
+/// ```
+/// use twat_cache_common::stats::{Problem, StoreErrors};
+/// use twat_cache_common::{Backend, CacheStats};
+/// let errors = StoreErrors::default();
+/// errors.record(Problem::Write, "twat-fcache: cache `t`", "cannot write /x: No space left on device");
+/// errors.record(Problem::Write, "twat-fcache: cache `t`", "cannot write /y: No space left on device");
+/// let mut s = CacheStats::new("t", Backend::Files);
+/// errors.fill(&mut s);
+/// assert_eq!((s.write_errors, s.read_errors), (2, 0));
+/// assert!(s.last_error.unwrap().contains("/y"));
+/// ```
+#[derive(Debug, Default)]
+pub struct StoreErrors {
+    writes: AtomicU64,
+    reads: AtomicU64,
+    warned: [AtomicBool; 3],
+    last: Mutex<Option<String>>,
+}
+
+impl StoreErrors {
+    /// Counts a problem of `kind`, remembers `message`, and logs it: `log::warn!` the
+    /// first time this kind happens (prefixed by `context`, e.g. `"twat-bcache: cache
+    /// `geo`"`), `log::debug!` afterwards.
+    pub fn record(&self, kind: Problem, context: &str, message: impl std::fmt::Display) {
+        let message = message.to_string();
+        let (slot, what) = match kind {
+            Problem::Write => {
+                self.writes.fetch_add(1, Relaxed);
+                (0, "value not stored")
+            }
+            Problem::Read => {
+                self.reads.fetch_add(1, Relaxed);
+                (1, "lookup failed, served as a miss")
+            }
+            Problem::Other => (2, "store problem"),
+        };
+        if !self.warned[slot].swap(true, Relaxed) {
+            log::warn!(
+                "{context}: {what}: {message} (results stay right; further problems of this \
+                 kind are logged at debug level and counted in stats())"
+            );
+        } else {
+            log::debug!("{context}: {what}: {message}");
+        }
+        *self.last.lock() = Some(message);
+    }
+
+    /// Writes the counts and the last message into `stats`.
+    pub fn fill(&self, stats: &mut CacheStats) {
+        stats.write_errors = self.writes.load(Relaxed);
+        stats.read_errors = self.reads.load(Relaxed);
+        stats.last_error = self.last.lock().clone();
     }
 }

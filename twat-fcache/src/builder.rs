@@ -143,9 +143,22 @@ where
         self
     }
 
-    /// Cross-process single-flight (concurrent misses in several processes compute once).
-    /// **Not implemented yet**: the setting is stored and reported, and in-process
-    /// single-flight applies either way.
+    /// Cross-process single-flight (default: off): concurrent misses of one key in several
+    /// processes compute it once. After the in-process single-flight, the computing thread
+    /// takes an exclusive lock on `<folder>/locks/<key digest>.lock` (std `File::lock`,
+    /// i.e. `flock`), reads the entry again (another process may have just written it),
+    /// and only then computes and writes. The kernel releases the lock of a process that
+    /// dies, so a killed computation never wedges the others. Hits never touch the lock.
+    /// If the lock file cannot be made (read-only folder, ...), the cache computes without
+    /// it, warns once, and reports it in `stats().last_error`.
+    ///
+    /// ```
+    /// use twat_fcache::FileCache;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache = FileCache::<u32, u32>::builder().cache_dir(dir.path()).lock(true).build().unwrap();
+    /// assert_eq!(cache.get_or_insert_with(1, || 2), 2);
+    /// assert_eq!(cache.get_or_insert_with(1, || unreachable!()), 2);
+    /// ```
     pub fn lock(mut self, on: bool) -> Self {
         self.lock = on;
         self

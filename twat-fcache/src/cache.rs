@@ -9,8 +9,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+#[cfg(feature = "files")]
+use twat_cache_common::key::digest;
+#[cfg(feature = "files")]
+use twat_cache_common::lockfile::{Acquired, KeyLock, KeyLocks};
 use twat_cache_common::registry::{self, ManagedCache};
-use twat_cache_common::stats::Counters;
+#[cfg(feature = "files")]
+use twat_cache_common::stats::Problem;
+use twat_cache_common::stats::{Counters, StoreErrors};
 use twat_cache_common::{Backend, CacheStats, Namespace, SingleFlight, codec};
 use twat_mcache::MemoryCache;
 
@@ -44,6 +50,11 @@ struct Core<K, V> {
     store: Store<K, V>,
     flight: SingleFlight<K, V>,
     counters: Counters,
+    /// Store failures absorbed (write/read errors, lock problems), for `stats()`.
+    errors: StoreErrors,
+    /// `lock = true` on the file backend: the per-key lock files of the folder.
+    #[cfg(feature = "files")]
+    locks: Option<KeyLocks>,
     name: String,
     /// The namespace id and a NUL: the start of every stored key.
     key_prefix: Vec<u8>,
@@ -141,10 +152,22 @@ where
         };
         let (store, fallback_reason) = open_store::<K, V>(&b, &name, &namespace, &folder);
         let key_prefix = namespace.stored_key(&[]);
+        #[cfg(feature = "files")]
+        let locks = match &store {
+            Store::Files(files) if b.lock => {
+                let locks = KeyLocks::new(files.folder());
+                locks.sweep(); // lock files left by killed holders
+                Some(locks)
+            }
+            _ => None,
+        };
         let core = Arc::new(Core {
             store,
             flight: SingleFlight::default(),
             counters: Counters::default(),
+            errors: StoreErrors::default(),
+            #[cfg(feature = "files")]
+            locks,
             name,
             key_prefix,
             namespace,
@@ -218,21 +241,7 @@ where
                     core.counters.miss();
                     return None;
                 };
-                match Self::peek_files(store, &sk) {
-                    Found::Hit(v) => {
-                        core.counters.hit();
-                        Some(v)
-                    }
-                    Found::Miss => {
-                        core.counters.miss();
-                        None
-                    }
-                    Found::Expired => {
-                        core.counters.expired(1);
-                        core.counters.miss();
-                        None
-                    }
-                }
+                self.get_stored(store, &sk)
             }
             Store::Memory(m) => m.get(key),
         }
@@ -266,8 +275,22 @@ where
             Ok(s) => {
                 core.counters.insert();
                 core.counters.evicted(s.evicted);
+                if s.recreated {
+                    core.errors.record(
+                        Problem::Other,
+                        &self.context(),
+                        format_args!(
+                            "{} had been deleted while the cache was open; recreated it",
+                            store.folder().display()
+                        ),
+                    );
+                }
             }
-            Err(e) => log::debug!("twat-fcache: `{}`: value not stored: {e}", core.name),
+            // Too large, or does not serialize: a property of the value, not a store fault.
+            Err(e @ twat_cache_common::CacheError::Encode { .. }) => {
+                log::debug!("twat-fcache: `{}`: value not stored: {e}", core.name)
+            }
+            Err(e) => core.errors.record(Problem::Write, &self.context(), e),
         }
     }
 
@@ -437,17 +460,28 @@ where
             if let Some(v) = self.get_stored(store, &sk) {
                 return Ok(v);
             }
+            let recheck = || match Self::peek_files(store, &sk) {
+                Found::Hit(v) => Some(v),
+                _ => None,
+            };
             if !self.core.single_flight {
+                let held = self.claim(&sk);
+                if held.is_some()
+                    && let Some(v) = recheck()
+                {
+                    return Ok(v);
+                }
                 let v = compute()?;
                 self.store_value(store, &key, &v);
+                drop(held);
                 return Ok(v);
             }
-            self.core.flight.run(
+            // Under `lock = true` the leader re-checks again once it holds the key's
+            // cross-process lock: another process may have stored the value meanwhile.
+            self.core.flight.run_claimed(
                 &key,
-                || match Self::peek_files(store, &sk) {
-                    Found::Hit(v) => Some(v),
-                    _ => None,
-                },
+                recheck,
+                || self.claim(&sk),
                 compute,
                 |v| self.store_value(store, &key, v),
             )
@@ -470,6 +504,40 @@ where
             Found::Expired => {
                 c.expired(1);
                 c.miss();
+                None
+            }
+            Found::Failed(why) => {
+                c.miss();
+                self.core.errors.record(Problem::Read, &self.context(), why);
+                None
+            }
+        }
+    }
+
+    /// The prefix of this cache's log lines.
+    #[cfg(feature = "files")]
+    fn context(&self) -> String {
+        format!("twat-fcache: cache `{}`", self.core.name)
+    }
+
+    /// `lock = true`: takes the cross-process lock of `sk`'s key. `None` when locking is
+    /// off, this thread already holds it, or it cannot be taken (reported once; the
+    /// caller computes without it: a cache never fails a call).
+    #[cfg(feature = "files")]
+    fn claim(&self, sk: &[u8]) -> Option<KeyLock> {
+        let locks = self.core.locks.as_ref()?;
+        match locks.lock(&digest(sk)) {
+            Ok(Acquired::Locked(held)) => Some(held),
+            Ok(Acquired::AlreadyHeld) => None,
+            Err(e) => {
+                self.core.errors.record(
+                    Problem::Other,
+                    &self.context(),
+                    format_args!(
+                        "cannot take the cross-process lock in {} ({e}); computing without it",
+                        locks.dir().display()
+                    ),
+                );
                 None
             }
         }
@@ -607,6 +675,7 @@ where
         s.folder = self.folder.clone();
         s.fallback_reason = self.fallback_reason.clone();
         s.selection = self.selection.clone();
+        self.errors.fill(&mut s);
         let _ = (self.max_bytes, self.compress, self.lock);
         s
     }

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use twat_cache_common::clock::unix_millis;
 use twat_cache_common::entry::{self, Entry, flags};
 use twat_cache_common::key::digest;
-use twat_cache_common::paths::create_private_dir;
+use twat_cache_common::paths::{check_folder_is_safe, create_private_dir};
 use twat_cache_common::{CacheError, Namespace};
 
 use crate::compress::{self, MAX_PAYLOAD};
@@ -53,6 +53,9 @@ pub(crate) enum Found<T> {
     Hit(T),
     Miss,
     Expired,
+    /// The file could not be read (permission denied, I/O error): served as a miss, and
+    /// left in place.
+    Failed(String),
 }
 
 /// What a store did with a value.
@@ -60,6 +63,9 @@ pub(crate) enum Found<T> {
 pub(crate) struct Stored {
     /// Entries removed to respect the bounds.
     pub evicted: u64,
+    /// The cache folder had vanished (deleted while the cache was open) and this write
+    /// recreated it, with its manifest and namespace description.
+    pub recreated: bool,
 }
 
 /// One namespace's entries in a cache folder: the file backend of
@@ -109,8 +115,10 @@ fn mtime_ms(md: &fs::Metadata) -> u64 {
 }
 
 /// Writes `bytes` to a temporary file in `dir` and renames it to `target`: readers see the
-/// old file or the new one, never a part. Creates `dir` (0700) when missing.
-pub(crate) fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+/// old file or the new one, never a part. Creates `dir` (0700) when missing; true if it
+/// had to.
+pub(crate) fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let mut created = false;
     let make = || {
         tempfile::Builder::new()
             .prefix(TMP_PREFIX)
@@ -120,13 +128,14 @@ pub(crate) fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> io::Resul
     let mut tmp = match make() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             create_private_dir(dir)?;
+            created = true;
             make()?
         }
         other => other?,
     };
     tmp.write_all(bytes)?;
     tmp.persist(target).map_err(|e| e.error)?;
-    Ok(())
+    Ok(created)
 }
 
 /// Reads the expiry from an entry file's header (magic, version, flags, created, expires).
@@ -285,6 +294,8 @@ impl FileStore {
         namespace: Namespace,
         cfg: StoreConfig,
     ) -> Result<Self, String> {
+        // A symlink or another user's folder: refused before anything follows or changes it.
+        check_folder_is_safe(&folder).map_err(|e| e.to_string())?;
         create_private_dir(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         check_manifest(&folder)?;
@@ -292,13 +303,7 @@ impl FileStore {
         create_private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let ns_file = dir.join(NAMESPACE_FILE);
         if !ns_file.is_file() {
-            let body = serde_json::json!({
-                "kind": "fcache",
-                "id": namespace.id(),
-                "function": namespace.function_name(),
-            });
-            write_atomic(&dir, &ns_file, format!("{body:#}\n").as_bytes())
-                .map_err(|e| format!("cannot write {}: {e}", ns_file.display()))?;
+            write_namespace_file(&dir, &namespace)?;
         }
         // A probe: the folder may exist and be readable but refuse new files.
         tempfile::Builder::new()
@@ -432,10 +437,7 @@ impl FileStore {
                 self.discard(&d, &path, &e);
                 return Found::Miss;
             }
-            Err(e) => {
-                log::debug!("twat-fcache: cannot read {}: {e}", path.display());
-                return Found::Miss;
-            }
+            Err(e) => return Found::Failed(format!("cannot read {}: {e}", path.display())),
         };
         let entry = match Entry::decode(&bytes) {
             Ok(e) => e,
@@ -561,8 +563,15 @@ impl FileStore {
         debug_assert!(Entry::decode(&buf).is_ok());
 
         let fan = path.parent().expect("entry paths have a fan-out directory");
-        write_atomic(fan, &path, &buf).map_err(|e| CacheError::io("write", &path, e))?;
+        let created =
+            write_atomic(fan, &path, &buf).map_err(|e| CacheError::io("write", &path, e))?;
         drop(buf);
+        // A new fan-out directory is routine; a missing manifest with it means the whole
+        // folder was deleted under us: describe it again for the CLI and the next open.
+        let recreated = created
+            && !self.folder.join(MANIFEST).exists()
+            && check_manifest(&self.folder).is_ok()
+            && write_namespace_file(&self.dir, &self.namespace).is_ok();
 
         if self.bounded() && self.scan_is_stale() {
             self.rescan();
@@ -592,6 +601,7 @@ impl FileStore {
         }
         Ok(Stored {
             evicted: victims.len() as u64,
+            recreated,
         })
     }
 
@@ -747,6 +757,18 @@ fn too_big(n: usize) -> CacheError {
     }
 }
 
+fn write_namespace_file(dir: &Path, namespace: &Namespace) -> Result<(), String> {
+    let ns_file = dir.join(NAMESPACE_FILE);
+    let body = serde_json::json!({
+        "kind": "fcache",
+        "id": namespace.id(),
+        "function": namespace.function_name(),
+    });
+    write_atomic(dir, &ns_file, format!("{body:#}\n").as_bytes())
+        .map(|_| ())
+        .map_err(|e| format!("cannot write {}: {e}", ns_file.display()))
+}
+
 fn check_manifest(folder: &Path) -> Result<(), String> {
     let path = folder.join(MANIFEST);
     match fs::read(&path) {
@@ -782,6 +804,7 @@ fn write_manifest(folder: &Path, path: &Path) -> Result<(), String> {
         "compression": "lz4 block, u32 LE uncompressed length prefix (entry flag 1)",
     });
     write_atomic(folder, path, format!("{body:#}\n").as_bytes())
+        .map(|_| ())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
