@@ -37,8 +37,18 @@ fn lmdb_and_files_share_a_folder_whichever_opens_first() {
         assert_eq!(files.backend(), Backend::Files);
     }
     let (lmdb, files) = open_both(dir.path());
-    assert_eq!(lmdb.backend(), Backend::Lmdb, "{:?}", lmdb.stats().fallback_reason);
-    assert_eq!(files.backend(), Backend::Files, "{:?}", files.stats().fallback_reason);
+    assert_eq!(
+        lmdb.backend(),
+        Backend::Lmdb,
+        "{:?}",
+        lmdb.stats().fallback_reason
+    );
+    assert_eq!(
+        files.backend(),
+        Backend::Files,
+        "{:?}",
+        files.stats().fallback_reason
+    );
     assert_eq!(lmdb.get_or_insert_with(1, || "lmdb".into()), "lmdb");
     assert_eq!(files.get_or_insert_with(2, || "files".into()), "files");
     assert_eq!(lmdb.get(&1).as_deref(), Some("lmdb"));
