@@ -22,7 +22,7 @@ use std::time::Duration;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, RwTxn};
 use parking_lot::{Mutex, RwLock};
-use twat_cache_common::paths::{create_private_dir, make_private_file};
+use twat_cache_common::paths::{SALT_FILE, create_private_dir, make_private_file};
 
 use crate::layout::{FORMAT_VERSION, KIND, MANIFEST};
 
@@ -285,7 +285,10 @@ fn only_our_files(folder: &Path) -> io::Result<bool> {
         let ours = name == DATA_FILE
             || name == LOCK_FILE
             || name == MANIFEST
-            || name.starts_with(".twat-cache.json.");
+            || name.starts_with(".twat-cache.json.")
+            // The passphrase salt (feature `encrypt`) and its temporary files.
+            || name == SALT_FILE
+            || name.starts_with(".twat-cache.salt.");
         if !ours {
             return Ok(false);
         }

@@ -47,7 +47,8 @@ use std::path::Path;
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305, XNonce};
 use parking_lot::Mutex;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
+pub use zeroize::Zeroizing;
 
 use crate::ConfigError;
 use crate::entry::{Entry, FORMAT_VERSION, flags};
@@ -353,6 +354,53 @@ pub fn resolve(explicit: Option<KeySource>) -> Result<Option<KeySource>, ConfigE
     match explicit {
         Some(s) => Ok(Some(s)),
         None => KeySource::from_env(),
+    }
+}
+
+/// What a persistent cache's builder settled on for encryption.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Plan {
+    /// No key given and `TWAT_CACHE_KEY` unset: entries are stored unencrypted.
+    Plain,
+    /// Encrypt with this key (or passphrase, stretched once the folder is known).
+    Encrypt(KeySource),
+    /// `TWAT_CACHE_KEY` is malformed and the builder was told to fall back rather than
+    /// fail (what the macros do): the cache serves from memory, for this reason.
+    Unusable(String),
+}
+
+/// Settles a builder's encryption: its explicit key source, else `TWAT_CACHE_KEY`. A
+/// malformed variable is an `Err` naming `TWAT_CACHE_KEY`, or with `lenient` a
+/// [`Plan::Unusable`] (so a decorated function keeps working, from memory, instead of
+/// panicking; nothing is written unencrypted). An empty explicit passphrase is an `Err`
+/// naming `passphrase`.
+///
+/// ```
+/// use twat_cache_common::cipher::{plan, KeySource, Plan};
+/// use twat_cache_common::cipher::Zeroizing;
+/// let empty = KeySource::Passphrase(Zeroizing::new(String::new()));
+/// assert_eq!(plan(Some(empty), false).unwrap_err().field(), "passphrase");
+/// let p = KeySource::Passphrase(Zeroizing::new("s3cret".into()));
+/// assert!(matches!(plan(Some(p), false), Ok(Plan::Encrypt(_))));
+/// ```
+pub fn plan(explicit: Option<KeySource>, lenient: bool) -> Result<Plan, ConfigError> {
+    if let Some(KeySource::Passphrase(p)) = &explicit
+        && p.is_empty()
+    {
+        return Err(ConfigError::invalid(
+            "passphrase",
+            "\"\"",
+            "a non-empty passphrase",
+        ));
+    }
+    match resolve(explicit) {
+        Ok(None) => Ok(Plan::Plain),
+        Ok(Some(s)) => Ok(Plan::Encrypt(s)),
+        Err(e) if lenient => Ok(Plan::Unusable(format!(
+            "{e}; not storing entries unencrypted"
+        ))),
+        Err(e) => Err(e),
     }
 }
 

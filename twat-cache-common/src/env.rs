@@ -43,3 +43,24 @@ pub fn caching_disabled() -> bool {
             .unwrap_or(false)
     })
 }
+
+/// Logs one warning per crate and process when `TWAT_CACHE_KEY` is set but `krate` was
+/// built without its `encrypt` feature, so its entries are stored unencrypted.
+///
+/// ```
+/// twat_cache_common::env::warn_if_key_ignored("doc-crate"); // silent unless the variable is set
+/// ```
+pub fn warn_if_key_ignored(krate: &'static str) {
+    if !key_var_set() {
+        return;
+    }
+    static WARNED: parking_lot::Mutex<Vec<&'static str>> = parking_lot::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock();
+    if !warned.contains(&krate) {
+        warned.push(krate);
+        log::warn!(
+            "{krate}: {KEY_VAR} is set, but {krate} was built without its `encrypt` feature: \
+             entries are stored unencrypted"
+        );
+    }
+}
