@@ -37,6 +37,7 @@
 //!
 //! ```text
 //! <root>/<folder_name>/fcache.manifest.json            kind and layout version
+//! <root>/<folder_name>/twat-cache.salt                 passphrase salt (feature `encrypt`)
 //! <root>/<folder_name>/<namespace>/namespace.json      which function (for the CLI)
 //! <root>/<folder_name>/<namespace>/<ab>/<ab…32 hex>    one entry: header, key, payload, checksum
 //! ```
@@ -65,6 +66,49 @@
 //!   layout) makes the cache serve from a [`MemoryCache`], with
 //!   one `log::warn!`; so does building without the `files` feature (default on).
 //!
+//! # Encryption at rest (feature `encrypt`)
+//!
+//! With the `encrypt` feature and a key, every entry's payload is sealed with
+//! XChaCha20-Poly1305 (after compression, when that is on). Off unless a key is given:
+//! [`FileCacheBuilder`]'s `encryption_key` (32 bytes), its `passphrase` (stretched by
+//! Argon2id with a random salt kept in `<folder>/twat-cache.salt`, 0600), or, for a builder
+//! given neither and for `#[fcache]`, the environment variable `TWAT_CACHE_KEY` (64 hex
+//! digits, base64 of 32 bytes, or `passphrase:...`). A malformed `TWAT_CACHE_KEY` fails
+//! [`build`](FileCacheBuilder::build) with a `ConfigError` naming it; a decorated function
+//! serves from memory instead (one warning), and never writes in clear.
+//!
+//! - Each file gets a random 24-byte nonce; the payload is nonce ‖ ciphertext ‖ tag (40
+//!   bytes more) and the entry's `ENCRYPTED` flag is set. The associated data is the
+//!   entry's version, flags, times and full stored key: a file copied to another key's
+//!   name, or with an edited header, does not open.
+//! - A wrong key, a tampered byte, a plaintext file read with a key, or an encrypted file
+//!   read without one is a miss, and the file is removed (logged at `debug`); the value is
+//!   recomputed. Never garbage, never a panic.
+//! - Keys are zeroized on drop and never logged. What is *not* hidden: the arguments (each
+//!   file keeps its stored key in clear, and the file name is its digest), value sizes,
+//!   and times. All processes sharing a folder must use the same key.
+//!
+//! ```
+//! # #[cfg(feature = "encrypt")] {
+//! use twat_fcache::FileCache;
+//! let dir = tempfile::tempdir().unwrap();
+//! let cache = FileCache::<String, String>::builder()
+//!     .cache_dir(dir.path())
+//!     .compress(true)
+//!     .encryption_key([42; 32])
+//!     .build()
+//!     .unwrap();
+//! cache.insert("user:1".into(), "alice@example.com".into());
+//! assert_eq!(cache.get("user:1").as_deref(), Some("alice@example.com"));
+//! let other = FileCache::<String, String>::builder()
+//!     .cache_dir(dir.path())
+//!     .encryption_key([7; 32])
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(other.get("user:1"), None, "another key: a miss, not the value");
+//! # }
+//! ```
+//!
 //! `lock = true` (cross-process single-flight) is accepted but not implemented yet:
 //! single-flight applies within each process.
 
@@ -76,6 +120,8 @@ mod builder;
 mod cache;
 #[cfg(feature = "files")]
 mod compress;
+#[cfg(feature = "files")]
+mod crypt;
 #[cfg(feature = "files")]
 mod index;
 #[cfg(feature = "files")]
