@@ -25,7 +25,7 @@ pub(crate) fn cipher_for<K, V>(
             Ok(Some(EntryCipher::new(&key)))
         }
         Plan::Unusable(why) => Err(why.clone()),
-        _ => Ok(None),
+        Plan::Plain => Ok(None),
     }
 }
 

@@ -241,7 +241,6 @@ fn parse_base64(t: &str) -> Option<Zeroizing<[u8; KEY_LEN]>> {
 /// assert!(!err.to_string().contains("0f0f"), "the value is not repeated");
 /// ```
 #[derive(Clone)]
-#[non_exhaustive]
 pub enum KeySource {
     /// 32 raw key bytes.
     Key(CacheKey),
@@ -359,7 +358,6 @@ pub fn resolve(explicit: Option<KeySource>) -> Result<Option<KeySource>, ConfigE
 
 /// What a persistent cache's builder settled on for encryption.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub enum Plan {
     /// No key given and `TWAT_CACHE_KEY` unset: entries are stored unencrypted.
     Plain,

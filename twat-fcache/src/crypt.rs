@@ -32,7 +32,7 @@ pub(crate) fn cipher_for(
             Ok(Some(EntryCipher::new(&key)))
         }
         Some(Plan::Unusable(why)) => Err(why.clone()),
-        _ => Ok(None),
+        Some(Plan::Plain) | None => Ok(None),
     }
 }
 
