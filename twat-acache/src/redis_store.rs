@@ -357,7 +357,13 @@ where
         let sealed;
         #[cfg(feature = "encrypt")]
         if let Some(c) = &self.cipher {
-            sealed = c.seal(&entry, &payload);
+            sealed = match c.seal(&entry, &payload) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::debug!("twat-acache `{}`: {e}; using memory", self.name);
+                    return Err((key, value));
+                }
+            };
             entry.flags |= c.flag();
             entry.payload = &sealed;
         }

@@ -375,7 +375,13 @@ impl LmdbStore {
         let sealed;
         #[cfg(feature = "encrypt")]
         if let Some(c) = &self.cipher {
-            sealed = c.seal(&entry, payload);
+            sealed = match c.seal(&entry, payload) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::debug!("twat-bcache: value not stored: {e}");
+                    return Ok(PutOutcome::default());
+                }
+            };
             entry.flags |= c.flag();
             entry.payload = &sealed;
         }

@@ -27,7 +27,7 @@
 //! use twat_cache_common::Entry;
 //! let cipher = EntryCipher::new(&CacheKey::from_bytes([7; 32]));
 //! let header = Entry { flags: 0, created_ms: 1, expires_ms: 0, key: b"ns\0args", payload: b"" };
-//! let sealed = cipher.seal(&header, b"the value");
+//! let sealed = cipher.seal(&header, b"the value").unwrap();
 //! let entry = Entry { flags: header.flags | cipher.flag(), payload: &sealed, ..header };
 //! let bytes = entry.encode();
 //! assert!(!bytes.windows(9).any(|w| w == b"the value"), "no plaintext on disk");
@@ -522,6 +522,18 @@ pub enum OpenError {
     Failed,
 }
 
+/// Why a payload could not be sealed (the store then does not store it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The operating system's random generator failed.
+    #[error("no nonce: the OS random generator failed: {0}")]
+    Random(String),
+    /// Longer than XChaCha20-Poly1305 encrypts.
+    #[error("{0} bytes is too long to encrypt")]
+    TooLong(usize),
+}
+
 /// Seals and opens entry payloads with one key. Cheap to clone; the key is zeroized when
 /// the last copy drops. `Debug` does not show the key.
 #[derive(Clone)]
@@ -567,30 +579,45 @@ impl EntryCipher {
     /// Encrypts `plaintext` for the entry described by `header` (its `flags`, times and
     /// `key`; its `payload` is ignored). Returns `nonce ‖ ciphertext ‖ tag`, the payload of
     /// an entry with those header fields and `flags | ENCRYPTED`.
-    pub fn seal(&self, header: &Entry<'_>, plaintext: &[u8]) -> Vec<u8> {
+    pub fn seal(&self, header: &Entry<'_>, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut out = Vec::with_capacity(plaintext.len() + OVERHEAD);
-        self.seal_into(header, plaintext, &mut out);
-        out
+        self.seal_into(header, plaintext, &mut out)?;
+        Ok(out)
     }
 
-    /// Like [`seal`](Self::seal), appending to `out`.
-    ///
-    /// # Panics
-    /// If the operating system's random generator fails (it does not on supported
-    /// platforms once booted), or `plaintext` is longer than XChaCha20 can encrypt (256 GiB).
-    pub fn seal_into(&self, header: &Entry<'_>, plaintext: &[u8], out: &mut Vec<u8>) {
+    /// Like [`seal`](Self::seal), appending to `out` (left as it was on error). Fails only
+    /// if the operating system's random generator does, or for a plaintext longer than
+    /// XChaCha20 can encrypt (256 GiB); stores then skip the value, as for any value they
+    /// cannot store.
+    pub fn seal_into(
+        &self,
+        header: &Entry<'_>,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SealError> {
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).expect("the OS random generator works");
+        getrandom::fill(&mut nonce).map_err(|e| SealError::Random(e.to_string()))?;
         let aad = associated_data(header);
+        let start = out.len();
         out.reserve(plaintext.len() + OVERHEAD);
         out.extend_from_slice(&nonce);
-        let start = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self
-            .aead
-            .encrypt_inout_detached(&XNonce::from(nonce), &aad, (&mut out[start..]).into())
-            .expect("payload shorter than XChaCha20's limit");
-        out.extend_from_slice(&tag);
+        let sealed = self.aead.encrypt_inout_detached(
+            &XNonce::from(nonce),
+            &aad,
+            (&mut out[start + NONCE_LEN..]).into(),
+        );
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                Ok(())
+            }
+            Err(_) => {
+                out[start..].zeroize();
+                out.truncate(start);
+                Err(SealError::TooLong(plaintext.len()))
+            }
+        }
     }
 
     /// Decrypts and authenticates `entry`'s payload with its header as associated data.
@@ -661,7 +688,7 @@ mod tests {
 
     fn sealed_entry(c: &EntryCipher, key: &[u8], plain: &[u8]) -> Vec<u8> {
         let h = header(key);
-        let p = c.seal(&h, plain);
+        let p = c.seal(&h, plain).unwrap();
         Entry {
             flags: flags::ENCRYPTED,
             payload: &p,
@@ -707,10 +734,10 @@ mod tests {
         let c = EntryCipher::new(&CacheKey::from_bytes([1; 32]));
         let h = header(b"k");
         assert_ne!(
-            c.seal(&h, b"same")[..NONCE_LEN],
-            c.seal(&h, b"same")[..NONCE_LEN]
+            c.seal(&h, b"same").unwrap()[..NONCE_LEN],
+            c.seal(&h, b"same").unwrap()[..NONCE_LEN]
         );
-        assert_eq!(c.seal(&h, b"").len(), OVERHEAD);
+        assert_eq!(c.seal(&h, b"").unwrap().len(), OVERHEAD);
     }
 
     #[test]

@@ -573,7 +573,7 @@ impl FileStore {
                 key: stored_key,
                 payload: &[],
             };
-            flag = self.seal_into(header, &raw, &mut buf);
+            flag = self.seal_into(header, &raw, &mut buf)?;
         } else if self.cfg.compress {
             let mut raw = Vec::new();
             fill(&mut raw)?;
@@ -647,10 +647,15 @@ impl FileStore {
     /// and it pays) to `buf`; returns the entry's flags. `header` gives the entry's times
     /// and key: with the flags, the associated data.
     #[cfg(feature = "encrypt")]
-    fn seal_into(&self, mut header: Entry<'_>, raw: &[u8], buf: &mut Vec<u8>) -> u8 {
+    fn seal_into(
+        &self,
+        mut header: Entry<'_>,
+        raw: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<u8, CacheError> {
         let Some(cipher) = &self.cipher else {
             buf.extend_from_slice(raw);
-            return 0;
+            return Ok(0);
         };
         let mut packed = Vec::new();
         let plain = if self.cfg.compress && compress::compress_into(raw, &mut packed) {
@@ -659,17 +664,27 @@ impl FileStore {
         } else {
             raw
         };
-        cipher.seal_into(&header, plain, buf);
-        header.flags | cipher.flag()
+        cipher
+            .seal_into(&header, plain, buf)
+            .map_err(|e| CacheError::Encode {
+                what: "value",
+                message: e.to_string(),
+            })?;
+        Ok(header.flags | cipher.flag())
     }
 
     #[cfg(not(feature = "encrypt"))]
-    fn seal_into(&self, _header: Entry<'_>, raw: &[u8], buf: &mut Vec<u8>) -> u8 {
+    fn seal_into(
+        &self,
+        _header: Entry<'_>,
+        raw: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<u8, CacheError> {
         match &self.cipher {
             Some(never) => match *never {},
             None => {
                 buf.extend_from_slice(raw);
-                0
+                Ok(0)
             }
         }
     }
