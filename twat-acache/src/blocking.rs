@@ -22,6 +22,7 @@ pub(crate) trait BlockingStore<K, V>: Send + Sync {
     fn backend(&self) -> Backend;
     fn sweep_expired(&self) -> u64;
     fn inner(&self) -> Inner<'_, K, V>;
+    fn encrypted(&self) -> bool;
 }
 
 /// The builder settings a persistent store takes.
@@ -32,6 +33,10 @@ pub(crate) struct Settings {
     pub(crate) namespace: Namespace,
     pub(crate) folder_name: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
+    /// The builder's key (feature `encrypt`); `None`: the store reads `TWAT_CACHE_KEY`.
+    #[cfg(feature = "encrypt")]
+    pub(crate) key: Option<twat_cache_common::cipher::KeySource>,
+    pub(crate) env_key_fallback: bool,
 }
 
 pub(crate) type Opener<K, V> = fn(&Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
@@ -71,6 +76,9 @@ macro_rules! blocking_store {
             fn inner(&self) -> Inner<'_, K, V> {
                 Inner::$variant(self)
             }
+            fn encrypted(&self) -> bool {
+                <$ty>::encrypted(self)
+            }
         }
 
         #[cfg(feature = $feature)]
@@ -96,6 +104,16 @@ macro_rules! blocking_store {
             if let Some(d) = &s.cache_dir {
                 b = b.cache_dir(d.clone());
             }
+            #[cfg(feature = "encrypt")]
+            {
+                use twat_cache_common::cipher::KeySource;
+                b = match &s.key {
+                    Some(KeySource::Key(k)) => b.encryption_key(*k.as_bytes()),
+                    Some(KeySource::Passphrase(p)) => b.passphrase(p.as_str()),
+                    None => b,
+                };
+            }
+            b = b.env_key_fallback(s.env_key_fallback);
             Ok(Box::new(b.build()?))
         }
     };

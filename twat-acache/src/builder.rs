@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+#[cfg(feature = "encrypt")]
+use twat_cache_common::cipher::{CacheKey, KeySource, Zeroizing};
 use twat_cache_common::{ConfigError, Namespace, Policy};
 
 use crate::AsyncCache;
@@ -55,6 +57,10 @@ pub struct AsyncCacheBuilder<K, V> {
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
     pub(crate) persist: Option<Persist<K, V>>,
+    /// The key (or passphrase) given to the builder (feature `encrypt`).
+    #[cfg(feature = "encrypt")]
+    pub(crate) key: Option<KeySource>,
+    pub(crate) env_key_fallback: bool,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -87,6 +93,9 @@ impl<K, V> Default for AsyncCacheBuilder<K, V> {
             single_flight: true,
             register: true,
             persist: None,
+            #[cfg(feature = "encrypt")]
+            key: None,
+            env_key_fallback: false,
             _types: PhantomData,
         }
     }
@@ -202,6 +211,52 @@ where
     /// ```
     pub fn single_flight(mut self, on: bool) -> Self {
         self.single_flight = on;
+        self
+    }
+
+    /// Encrypts every entry a persistent backend stores with this 256-bit key (feature
+    /// `encrypt`): XChaCha20-Poly1305, a random nonce per entry, the entry's header and full
+    /// stored key as associated data. Applies to `"redis"`, and is handed to twat-bcache /
+    /// twat-fcache for `"lmdb"` / `"files"`; the memory backend stores nothing outside the
+    /// process and ignores it. Overrides `TWAT_CACHE_KEY`.
+    ///
+    /// ```
+    /// let c = twat_acache::AsyncCache::<u8, String>::builder()
+    ///     .backend("memory")
+    ///     .encryption_key([7; 32])
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!c.encrypted(), "memory is never encrypted: nothing leaves the process");
+    /// ```
+    #[cfg(feature = "encrypt")]
+    pub fn encryption_key(mut self, key: [u8; 32]) -> Self {
+        self.key = Some(KeySource::Key(CacheKey::from_bytes(key)));
+        self
+    }
+
+    /// Encrypts with a key stretched from `passphrase` by Argon2id (feature `encrypt`).
+    /// For `"lmdb"`/`"files"` the salt is random and kept in the cache folder; Redis has no
+    /// folder, so its salt is fixed and public (`cipher::SHARED_SALT`): equal passphrases
+    /// give equal keys everywhere, and a random [`encryption_key`](Self::encryption_key)
+    /// is the better choice there. An empty passphrase fails [`build`](Self::build).
+    ///
+    /// ```
+    /// let err = twat_acache::AsyncCache::<u8, u8>::builder().passphrase("").build().unwrap_err();
+    /// assert_eq!(err.field(), "passphrase");
+    /// ```
+    #[cfg(feature = "encrypt")]
+    pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.key = Some(KeySource::Passphrase(Zeroizing::new(passphrase.into())));
+        self
+    }
+
+    /// How a malformed `TWAT_CACHE_KEY` is handled by a persistent backend: `false` (the
+    /// default) fails [`build`](Self::build) with a `ConfigError` naming it; `true` (what
+    /// `#[acache]` asks for) serves from memory with one warning. Either way nothing is
+    /// stored unencrypted.
+    #[doc(hidden)]
+    pub fn env_key_fallback(mut self, on: bool) -> Self {
+        self.env_key_fallback = on;
         self
     }
 

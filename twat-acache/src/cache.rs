@@ -123,6 +123,34 @@ impl<K, V> fmt::Debug for AsyncCache<K, V> {
     }
 }
 
+/// The Redis store's cipher: the builder's key, else `TWAT_CACHE_KEY` (feature
+/// `encrypt`). A malformed variable is a `Config` error, or with `env_key_fallback` a
+/// `Runtime` one (the cache serves from memory and says why).
+#[cfg(feature = "redis")]
+fn redis_cipher<K, V>(
+    b: &AsyncCacheBuilder<K, V>,
+) -> Result<Option<crate::redis_store::Cipher>, crate::redis_store::OpenError> {
+    use crate::redis_store::OpenError;
+    #[cfg(feature = "encrypt")]
+    {
+        use twat_cache_common::cipher::{EntryCipher, Plan, plan};
+        match plan(b.key.clone(), b.env_key_fallback).map_err(OpenError::Config)? {
+            Plan::Plain => Ok(None),
+            Plan::Encrypt(source) => {
+                let key = source.key_without_folder().map_err(OpenError::Config)?;
+                Ok(Some(EntryCipher::new(&key)))
+            }
+            Plan::Unusable(why) => Err(OpenError::Runtime(why)),
+        }
+    }
+    #[cfg(not(feature = "encrypt"))]
+    {
+        let _ = b;
+        twat_cache_common::env::warn_if_key_ignored("twat-acache");
+        Ok::<_, OpenError>(None)
+    }
+}
+
 fn warn_fallback(name: &str, wanted: &str, reason: &str) -> String {
     let text = format!("{wanted} backend unavailable: {reason}; serving from memory");
     log::warn!("twat-acache `{name}`: {text}");
@@ -145,6 +173,17 @@ where
     }
 
     pub(crate) fn from_builder(b: AsyncCacheBuilder<K, V>) -> Result<Self, ConfigError> {
+        // An empty passphrase is a bad setting whatever the backend.
+        #[cfg(feature = "encrypt")]
+        if let Some(twat_cache_common::cipher::KeySource::Passphrase(p)) = &b.key
+            && p.is_empty()
+        {
+            return Err(ConfigError::invalid(
+                "passphrase",
+                "\"\"",
+                "a non-empty passphrase",
+            ));
+        }
         let name = b.name.clone().unwrap_or_else(|| "unnamed".to_owned());
         let mut mb = MemoryCache::<K, V>::builder()
             .policy(b.policy)
@@ -182,13 +221,16 @@ where
                         .clone()
                         .or_else(|| std::env::var(crate::REDIS_URL_VAR).ok())
                         .unwrap_or_else(|| crate::DEFAULT_REDIS_URL.to_owned());
-                    match crate::redis_store::RedisStore::new(
-                        &url,
-                        &name,
-                        namespace.clone(),
-                        b.ttl,
-                        persist.codec,
-                    ) {
+                    match redis_cipher(&b).and_then(|cipher| {
+                        crate::redis_store::RedisStore::new(
+                            &url,
+                            &name,
+                            namespace.clone(),
+                            b.ttl,
+                            persist.codec,
+                            cipher,
+                        )
+                    }) {
                         Ok(r) => store = Store::Redis(r),
                         Err(crate::redis_store::OpenError::Config(e)) => return Err(e),
                         Err(crate::redis_store::OpenError::Runtime(e)) => {
@@ -228,6 +270,9 @@ where
                             namespace: namespace.clone(),
                             folder_name: b.folder_name.clone(),
                             cache_dir: b.cache_dir.clone(),
+                            #[cfg(feature = "encrypt")]
+                            key: b.key.clone(),
+                            env_key_fallback: b.env_key_fallback,
                         };
                         let opened = opener(&settings)?;
                         store = Store::Blocking(opened);
@@ -412,6 +457,24 @@ where
     /// ```
     pub fn backend(&self) -> Backend {
         self.core.backend()
+    }
+
+    /// Whether a persistent backend encrypts what it stores (feature `encrypt` and a key
+    /// from the builder or `TWAT_CACHE_KEY`). Always false for memory, which keeps nothing
+    /// outside the process (a Redis cache serving from memory while its server is down
+    /// still reports its Redis setting).
+    ///
+    /// ```
+    /// assert!(!twat_acache::AsyncCache::<u8, u8>::builder().build().unwrap().encrypted());
+    /// ```
+    pub fn encrypted(&self) -> bool {
+        match &self.core.store {
+            #[cfg(feature = "redis")]
+            Store::Redis(r) => r.encrypted(),
+            #[cfg(any(feature = "lmdb", feature = "files"))]
+            Store::Blocking(b) => b.encrypted(),
+            _ => false,
+        }
     }
 
     /// The memory backend's eviction policy.

@@ -54,6 +54,38 @@
 //! [`CacheStats::fallback_reason`] says why. A Redis cache that lost its server keeps
 //! answering from memory and goes back to Redis once the server is reachable again.
 //!
+//! # Encryption at rest (feature `encrypt`)
+//!
+//! With the `encrypt` feature and a key, the persistent backends seal every value with
+//! XChaCha20-Poly1305 before it leaves the process: Redis here, LMDB and files by handing
+//! the key to twat-bcache and twat-fcache (which the feature turns on there too). Off unless
+//! a key is given: [`AsyncCacheBuilder`]'s `encryption_key` (32 bytes), its `passphrase`
+//! (Argon2id; for Redis with a fixed public salt, so prefer a random key there), or, for a
+//! builder given neither and for `#[acache]`, the environment variable `TWAT_CACHE_KEY` (64
+//! hex digits, base64 of 32 bytes, or `passphrase:...`). The memory backend keeps nothing
+//! outside the process, ignores keys and never reads the variable.
+//!
+//! Each Redis value is an entry with the `ENCRYPTED` flag whose payload is a random 24-byte
+//! nonce ‖ ciphertext ‖ tag; the entry's version, flags, times and full stored key are the
+//! associated data, so a value copied under another Redis key does not open. A wrong key,
+//! a tampered byte, a plaintext entry read with a key or an encrypted one read without is
+//! a miss and is deleted (logged at `debug`); the value is recomputed. A malformed
+//! `TWAT_CACHE_KEY` fails [`build`](AsyncCacheBuilder::build) with a `ConfigError` naming
+//! it; a decorated function serves from memory instead. Not hidden: the arguments (each
+//! entry keeps its stored key in clear; the Redis key is its digest), sizes and times.
+//!
+//! ```
+//! # #[cfg(feature = "encrypt")] {
+//! use twat_acache::AsyncCache;
+//! let cache = AsyncCache::<String, String>::builder()
+//!     .backend("memory")            // "redis", "lmdb" or "files" to persist, encrypted
+//!     .encryption_key([42; 32])
+//!     .build()
+//!     .unwrap();
+//! assert!(!cache.encrypted(), "memory never leaves the process");
+//! # }
+//! ```
+//!
 //! # Single-flight
 //!
 //! Concurrent callers that miss on one key await a single computation. If the computing

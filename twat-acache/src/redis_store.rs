@@ -32,6 +32,13 @@ const RETRY: Duration = Duration::from_millis(500);
 /// How long a synchronous caller (`len`, the registry's `clear_all`) waits for Redis.
 const SYNC_WAIT: Duration = Duration::from_secs(5);
 
+/// What the store seals entries with (feature `encrypt`).
+#[cfg(feature = "encrypt")]
+pub(crate) type Cipher = twat_cache_common::cipher::EntryCipher;
+/// Without the `encrypt` feature there is no cipher.
+#[cfg(not(feature = "encrypt"))]
+pub(crate) type Cipher = std::convert::Infallible;
+
 pub(crate) enum OpenError {
     Config(ConfigError),
     Runtime(String),
@@ -91,6 +98,8 @@ pub(crate) struct RedisStore<K, V> {
     down: AtomicBool,
     reason: Mutex<Option<String>>,
     counters: Counters,
+    /// Seals every entry stored and opens every entry read (feature `encrypt`).
+    cipher: Option<Cipher>,
 }
 
 impl<K, V> RedisStore<K, V>
@@ -104,6 +113,7 @@ where
         namespace: Namespace,
         ttl: Option<Duration>,
         codec: Codec<K, V>,
+        cipher: Option<Cipher>,
     ) -> Result<Self, OpenError> {
         let client = redis::Client::open(url).map_err(|e| {
             OpenError::Config(ConfigError::invalid(
@@ -136,7 +146,33 @@ where
             down: AtomicBool::new(false),
             reason: Mutex::new(None),
             counters: Counters::default(),
+            cipher,
         })
+    }
+
+    pub(crate) fn encrypted(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// The serialized value in `entry`: opened with the cipher when there is one (a plain
+    /// entry is then refused), refused when encrypted without one; no other flag is used.
+    fn plaintext<'e>(&self, entry: &Entry<'e>) -> Result<std::borrow::Cow<'e, [u8]>, String> {
+        use twat_cache_common::entry::flags;
+        if entry.flags & !flags::ENCRYPTED != 0 {
+            return Err(format!("flags {:#04x} are not used by acache", entry.flags));
+        }
+        #[cfg(feature = "encrypt")]
+        {
+            twat_cache_common::cipher::payload(self.cipher.as_ref(), entry)
+                .map_err(|e| e.to_string())
+        }
+        #[cfg(not(feature = "encrypt"))]
+        {
+            if entry.flags != 0 {
+                return Err("entry is encrypted, and this build has no `encrypt` feature".into());
+            }
+            Ok(std::borrow::Cow::Borrowed(entry.payload))
+        }
     }
 
     pub(crate) fn manager(&self) -> &ConnectionManager {
@@ -285,10 +321,11 @@ where
             self.counters.expired(1);
             return None;
         }
-        if entry.flags != 0 {
-            return bad(format!("flags {:#04x} are not used by acache", entry.flags));
-        }
-        match (self.codec.decode)(entry.payload) {
+        let plain = match self.plaintext(&entry) {
+            Ok(p) => p,
+            Err(why) => return bad(why),
+        };
+        match (self.codec.decode)(&plain) {
             Ok(v) => Some(v),
             Err(e) => bad(e),
         }
@@ -308,14 +345,29 @@ where
         };
         let now = unix_millis();
         let px = self.ttl.map(|t| (t.as_millis() as u64).max(1));
-        let entry = Entry {
+        #[cfg_attr(not(feature = "encrypt"), allow(unused_mut))]
+        let mut entry = Entry {
             flags: 0,
             created_ms: now,
             expires_ms: px.map_or(0, |p| now + p),
             key: &stored,
             payload: &payload,
+        };
+        #[cfg(feature = "encrypt")]
+        let sealed;
+        #[cfg(feature = "encrypt")]
+        if let Some(c) = &self.cipher {
+            sealed = match c.seal(&entry, &payload) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::debug!("twat-acache `{}`: {e}; using memory", self.name);
+                    return Err((key, value));
+                }
+            };
+            entry.flags |= c.flag();
+            entry.payload = &sealed;
         }
-        .encode();
+        let entry = entry.encode();
         let rkey = self.redis_key(&stored);
         let stored_ok = self
             .exec(move |mut m| {

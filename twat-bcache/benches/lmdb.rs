@@ -138,5 +138,50 @@ fn miss_store(c: &mut Criterion) {
     g.finish();
 }
 
+/// Hit with and without encryption (feature `encrypt`): 1 000 entries of 100 B and of
+/// 4 KiB each, the same settings but for the key. `twat_bcache` (plain) is each group's
+/// reference row. `cargo bench -p twat-bcache --features encrypt --bench lmdb -- encrypt_hit`.
+#[cfg(feature = "encrypt")]
+fn encrypt_hit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 1_000u64;
+    for (label, size) in [("100B", 100usize), ("4KiB", 4096)] {
+        let mut g = c.benchmark_group(format!("encrypt_hit_{label}"));
+        g.measurement_time(Duration::from_secs(3));
+        for encrypted in [false, true] {
+            let mut b = LmdbCache::<u64, Vec<u8>>::builder()
+                .cache_dir(dir.path())
+                .folder_name(format!("enc-{label}-{encrypted}"))
+                .name("enc");
+            if encrypted {
+                b = b.encryption_key([7; 32]);
+            }
+            let cache = b.build().unwrap();
+            assert_eq!(cache.encrypted(), encrypted);
+            for k in 0..n {
+                cache.insert(k, vec![k as u8; size]);
+            }
+            let mut keys = Keys(0x9e37_79b9_7f4a_7c15);
+            let id = if encrypted {
+                "twat_bcache_encrypted"
+            } else {
+                "twat_bcache"
+            };
+            g.bench_function(id, |b| {
+                b.iter(|| {
+                    let k = keys.next(n);
+                    black_box(cache.get(&k).unwrap())
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 criterion_group!(benches, hit_10k, miss_store, hit_big);
+#[cfg(feature = "encrypt")]
+criterion_group!(encrypt, encrypt_hit);
+#[cfg(not(feature = "encrypt"))]
 criterion_main!(benches);
+#[cfg(feature = "encrypt")]
+criterion_main!(benches, encrypt);

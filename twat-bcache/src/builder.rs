@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+#[cfg(feature = "encrypt")]
+use twat_cache_common::cipher::{CacheKey, KeySource, Plan, Zeroizing};
 use twat_cache_common::paths::validate_folder_name;
 use twat_cache_common::{ConfigError, Namespace};
 
@@ -53,6 +55,13 @@ pub struct LmdbCacheBuilder<K, V> {
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
     pub(crate) selection: Option<String>,
+    /// The key (or passphrase) given to the builder (feature `encrypt`).
+    #[cfg(feature = "encrypt")]
+    pub(crate) key: Option<KeySource>,
+    /// What `build` settled on: explicit key, `TWAT_CACHE_KEY`, or nothing.
+    #[cfg(feature = "encrypt")]
+    pub(crate) plan: Plan,
+    pub(crate) env_key_fallback: bool,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -73,6 +82,11 @@ impl<K, V> Default for LmdbCacheBuilder<K, V> {
             single_flight: true,
             register: true,
             selection: None,
+            #[cfg(feature = "encrypt")]
+            key: None,
+            #[cfg(feature = "encrypt")]
+            plan: Plan::Plain,
+            env_key_fallback: false,
             _types: PhantomData,
         }
     }
@@ -206,6 +220,66 @@ where
         self
     }
 
+    /// Encrypts every entry with this 256-bit key (feature `encrypt`): XChaCha20-Poly1305,
+    /// a random nonce per entry, the entry's header and full stored key as associated data.
+    /// Overrides `TWAT_CACHE_KEY`. Entries written without this key (or unencrypted) are
+    /// misses, and are deleted. See the crate docs, "Encryption at rest".
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use twat_bcache::LmdbCache;
+    /// let dir = tempfile::tempdir()?;
+    /// let cache = LmdbCache::<u32, String>::builder()
+    ///     .cache_dir(dir.path())
+    ///     .encryption_key([7; 32])     // in real life: 32 random bytes from a secret store
+    ///     .build()?;
+    /// cache.insert(1, "secret".into());
+    /// assert_eq!(cache.get(&1).as_deref(), Some("secret"));
+    /// assert_eq!(cache.encrypted(), cfg!(feature = "lmdb"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "encrypt")]
+    pub fn encryption_key(mut self, key: [u8; 32]) -> Self {
+        self.key = Some(KeySource::Key(CacheKey::from_bytes(key)));
+        self
+    }
+
+    /// Encrypts every entry with a key stretched from `passphrase` by Argon2id (feature
+    /// `encrypt`), salted with 16 random bytes kept in the folder's `twat-cache.salt`
+    /// (created 0600 on first use). Stretching takes tens of milliseconds, once per process
+    /// and folder. Overrides `TWAT_CACHE_KEY`; an empty passphrase fails `build`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use twat_bcache::LmdbCache;
+    /// let dir = tempfile::tempdir()?;
+    /// let cache = LmdbCache::<u32, u32>::builder()
+    ///     .cache_dir(dir.path())
+    ///     .passphrase("correct horse battery staple")
+    ///     .build()?;
+    /// assert_eq!(cache.get_or_insert_with(2, || 4), 4);
+    /// if cfg!(feature = "lmdb") {
+    ///     assert!(dir.path().join("default/twat-cache.salt").is_file());
+    /// }
+    /// assert!(LmdbCache::<u8, u8>::builder().passphrase("").build().is_err());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "encrypt")]
+    pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.key = Some(KeySource::Passphrase(Zeroizing::new(passphrase.into())));
+        self
+    }
+
+    /// How a malformed `TWAT_CACHE_KEY` is handled: `false` (the default) fails
+    /// [`build`](Self::build) with a `ConfigError` naming it; `true` (what `#[bcache]`
+    /// asks for, since its cache is built on first call) makes the cache serve from memory
+    /// with one warning. Either way nothing is stored unencrypted.
+    #[doc(hidden)]
+    pub fn env_key_fallback(mut self, on: bool) -> Self {
+        self.env_key_fallback = on;
+        self
+    }
+
     /// Whether the cache joins the process registry behind `clear_all()`/`stats_all()`
     /// (default: true).
     #[doc(hidden)]
@@ -222,7 +296,8 @@ where
     }
 
     /// Checks the settings and builds the cache. Errors only for settings that can never
-    /// work (`maxsize = 0`, a zero ttl, a bad folder name, ...); a folder or LMDB that
+    /// work (`maxsize = 0`, a zero ttl, a bad folder name, an empty passphrase, a malformed
+    /// `TWAT_CACHE_KEY` with feature `encrypt`, ...); a folder or LMDB that
     /// cannot be used makes a memory-backed cache, with one `log::warn!` and
     /// `stats().fallback_reason` saying why.
     pub fn build(self) -> Result<LmdbCache<K, V>, ConfigError> {
@@ -244,6 +319,14 @@ where
         if let Some(f) = &self.folder_name {
             validate_folder_name(f)?;
         }
-        Ok(LmdbCache::from_builder(self))
+        #[cfg_attr(not(feature = "encrypt"), allow(unused_mut))]
+        let mut b = self;
+        #[cfg(feature = "encrypt")]
+        {
+            b.plan = twat_cache_common::cipher::plan(b.key.take(), b.env_key_fallback)?;
+        }
+        #[cfg(not(feature = "encrypt"))]
+        twat_cache_common::env::warn_if_key_ignored("twat-bcache");
+        Ok(LmdbCache::from_builder(b))
     }
 }

@@ -158,18 +158,19 @@ where
         let opened: Result<LmdbStore, String> = match (&root, &folder) {
             (Err(e), _) => Err(e.clone()),
             (Ok(_), None) => Err("no cache folder".to_owned()),
-            (Ok(_), Some(folder)) => {
-                crate::env::open_with(folder, b.map_size, b.max_map_size).map(|shared| {
-                    LmdbStore::new(
+            (Ok(_), Some(folder)) => crate::env::open_with(folder, b.map_size, b.max_map_size)
+                .and_then(|shared| {
+                    let cipher = crate::crypt::cipher_for(&b, folder)?;
+                    Ok(LmdbStore::new(
                         shared,
                         namespace.clone(),
                         b.ttl,
                         b.maxsize.map(|m| m as u64),
                         b.max_bytes,
                         b.durable,
-                    )
-                })
-            }
+                        cipher,
+                    ))
+                }),
         };
         #[cfg(not(feature = "lmdb"))]
         let opened: Result<std::convert::Infallible, String> = Err(NO_LMDB_FEATURE.to_owned());
@@ -267,14 +268,14 @@ where
     fn lookup(&self, store: &LmdbStore, sk: &[u8]) -> Lookup<V> {
         let found = store.lookup::<V>(sk);
         match &found {
-            Lookup::Expired => store.delete_unusable(sk),
-            Lookup::Corrupt(why) => {
+            Lookup::Expired => store.delete_unusable(sk, None),
+            Lookup::Corrupt(why, seen) => {
                 log::debug!(
                     "twat-bcache: cache `{}`: damaged entry in {} ({why}); deleted",
                     self.core.name,
                     store.path().display()
                 );
-                store.delete_unusable(sk);
+                store.delete_unusable(sk, *seen);
             }
             Lookup::Failed(why) => self.core.errors.record(
                 Problem::Read,
@@ -328,7 +329,7 @@ where
                 c.miss();
                 None
             }
-            Lookup::Miss | Lookup::Corrupt(_) | Lookup::Failed(_) => {
+            Lookup::Miss | Lookup::Corrupt(..) | Lookup::Failed(_) => {
                 c.miss();
                 None
             }
@@ -456,6 +457,26 @@ where
     /// The folder the cache lives (or would live) in.
     pub fn folder(&self) -> Option<&std::path::Path> {
         self.core.folder.as_deref()
+    }
+
+    /// Whether entries are encrypted (feature `encrypt`, a key from the builder or
+    /// `TWAT_CACHE_KEY`, and the LMDB backend serving; the memory fallback keeps nothing
+    /// on disk).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let plain = twat_bcache::LmdbCache::<u8, u8>::builder().cache_dir(dir.path()).build()?;
+    /// assert_eq!(plain.encrypted(), std::env::var_os("TWAT_CACHE_KEY").is_some()
+    ///     && cfg!(all(feature = "encrypt", feature = "lmdb")));
+    /// # Ok(()) }
+    /// ```
+    pub fn encrypted(&self) -> bool {
+        match &self.core.engine {
+            #[cfg(feature = "lmdb")]
+            Engine::Lmdb(store) => store.encrypted(),
+            Engine::Memory(_) => false,
+        }
     }
 
     /// Whether every commit is synced to disk.

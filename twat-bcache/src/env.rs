@@ -23,7 +23,9 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, RwTxn};
 use parking_lot::{Mutex, RwLock};
 use twat_cache_common::lockfile::LOCK_DIR;
-use twat_cache_common::paths::{check_folder_is_safe, create_private_dir, make_private_file};
+use twat_cache_common::paths::{
+    SALT_FILE, check_folder_is_safe, create_private_dir, make_private_file,
+};
 
 use crate::layout::{FORMAT_VERSION, KIND, MANIFEST};
 
@@ -346,7 +348,10 @@ fn only_our_files(folder: &Path) -> io::Result<bool> {
             || name == LOCK_FILE
             || name == LOCK_DIR
             || name == MANIFEST
-            || name.starts_with(".twat-cache.json.");
+            || name.starts_with(".twat-cache.json.")
+            // The passphrase salt (feature `encrypt`) and its temporary files.
+            || name == SALT_FILE
+            || name.starts_with(".twat-cache.salt.");
         // twat-fcache's manifest, its temporary files, and its namespace folders:
         // 16 lowercase hex digits.
         let file_cache = name.contains("fcache.manifest.json")

@@ -79,6 +79,51 @@
 //! A cache never makes a call fail that would succeed without it: every store error is a
 //! miss (and is logged at `debug`).
 //!
+//! # Encryption at rest (feature `encrypt`)
+//!
+//! With the `encrypt` feature and a key, every value is sealed with XChaCha20-Poly1305
+//! before it reaches LMDB. Off unless a key is given: [`LmdbCacheBuilder`]'s
+//! `encryption_key` (32 bytes), its `passphrase` (stretched by Argon2id with a random salt kept in the folder's
+//! `twat-cache.salt`, 0600), or, for a builder given neither and for `#[bcache]`, the
+//! environment variable `TWAT_CACHE_KEY` (64 hex digits, base64 of 32 bytes, or
+//! `passphrase:...`). A malformed `TWAT_CACHE_KEY` fails [`build`] with a `ConfigError`
+//! naming it; a decorated function serves from memory instead (one warning), and never
+//! stores in clear.
+//!
+//! - Each entry gets a random 24-byte nonce; its payload is nonce ‖ ciphertext ‖ tag (40
+//!   bytes more) and the entry's `ENCRYPTED` flag is set. The associated data is the
+//!   entry's version, flags, times and full stored key, so an entry moved under another
+//!   key or with an edited header does not open.
+//! - A wrong key, a tampered byte, a plaintext entry read with a key, or an encrypted entry
+//!   read without one is a miss, and the entry is deleted (logged at `debug`); the value is
+//!   recomputed. Never garbage, never a panic.
+//! - Keys are zeroized on drop and never logged. What is *not* hidden: the arguments (the
+//!   stored key is kept in clear in each entry, and its digest is the LMDB key), value
+//!   sizes, and times. All processes sharing a folder must use the same key.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "encrypt")] {
+//! use twat_bcache::LmdbCache;
+//! let dir = tempfile::tempdir()?;
+//! let cache = LmdbCache::<String, String>::builder()
+//!     .cache_dir(dir.path())
+//!     .encryption_key([42; 32])
+//!     .build()?;
+//! cache.insert("user:1".into(), "alice@example.com".into());
+//! assert_eq!(cache.get("user:1").as_deref(), Some("alice@example.com"));
+//! // Another key sees a miss, not the value.
+//! let other = LmdbCache::<String, String>::builder()
+//!     .cache_dir(dir.path())
+//!     .encryption_key([7; 32])
+//!     .build()?;
+//! assert_eq!(other.get("user:1"), None);
+//! # }
+//! # Ok(()) }
+//! ```
+//!
+//! [`build`]: LmdbCacheBuilder::build
+//!
 //! # Cross-process single-flight (`lock = true`)
 //!
 //! Off by default. With [`lock(true)`](LmdbCacheBuilder::lock) (or `#[bcache(lock =
@@ -113,6 +158,8 @@ extern crate self as twat_bcache;
 
 mod builder;
 mod cache;
+#[cfg(feature = "lmdb")]
+mod crypt;
 #[cfg(feature = "lmdb")]
 mod env;
 pub mod maintenance;

@@ -13,15 +13,18 @@
 //! after any crash. Readers only trust `entries`, and only after the entry's checksum and
 //! full stored key match.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use heed::{MdbError, RoTxn, RwTxn};
 use serde::de::DeserializeOwned;
 use twat_cache_common::clock::unix_millis;
+use twat_cache_common::entry::flags;
 use twat_cache_common::key::digest;
 use twat_cache_common::{Entry, Namespace, codec};
 
+use crate::crypt::Cipher;
 use crate::env::SharedEnv;
 
 /// Deletes per write transaction when sweeping or clearing: one huge delete transaction
@@ -35,13 +38,22 @@ pub(crate) enum Lookup<V> {
     Miss,
     /// Present but expired (to be deleted).
     Expired,
-    /// Present but does not decode (to be deleted).
-    Corrupt(String),
+    /// Present but unusable (to be deleted): the entry does not decode (`None`), or it is
+    /// intact but its payload does not open or decode (wrong key, tampered ciphertext, a
+    /// value of another type): `Some` of its checksum, so that the delete spares an entry
+    /// another process stored since.
+    Corrupt(String, Option<u64>),
     /// The read itself failed (served as a miss, counted as a read error).
     Failed(String),
 }
 
 type DbKey = [u8; 24];
+
+/// The last 8 bytes of an encoded entry (its checksum): identifies what a lookup saw.
+fn checksum(bytes: &[u8]) -> u64 {
+    let tail = &bytes[bytes.len().saturating_sub(8)..];
+    tail.iter().rev().fold(0, |acc, b| acc << 8 | u64::from(*b))
+}
 
 /// One namespace (one function, or one named builder cache) in a shared LMDB folder.
 ///
@@ -71,6 +83,8 @@ pub struct LmdbStore {
     maxsize: Option<u64>,
     max_bytes: Option<u64>,
     durable: bool,
+    /// Seals every entry written and opens every entry read (feature `encrypt`).
+    cipher: Option<Cipher>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -114,6 +128,7 @@ impl LmdbStore {
         maxsize: Option<u64>,
         max_bytes: Option<u64>,
         durable: bool,
+        cipher: Option<Cipher>,
     ) -> Self {
         let prefix = ns.hash().to_be_bytes();
         let store = LmdbStore {
@@ -124,6 +139,7 @@ impl LmdbStore {
             maxsize,
             max_bytes,
             durable,
+            cipher,
         };
         store.record_namespace();
         store
@@ -148,6 +164,36 @@ impl LmdbStore {
     /// This cache's namespace.
     pub fn namespace(&self) -> &Namespace {
         &self.ns
+    }
+
+    /// Whether this store encrypts its entries (feature `encrypt` and a key).
+    pub fn encrypted(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// The plaintext payload of an entry read from this namespace: opened with the cipher
+    /// when there is one (a plain entry is then refused), refused when encrypted and there
+    /// is none. LMDB entries are never compressed, so no other flag is allowed.
+    fn plaintext<'e>(&self, e: &Entry<'e>) -> Result<Cow<'e, [u8]>, String> {
+        #[cfg(feature = "encrypt")]
+        {
+            if e.flags & !flags::ENCRYPTED != 0 {
+                return Err(format!("unexpected flags {:#04x}", e.flags));
+            }
+            twat_cache_common::cipher::payload(self.cipher.as_ref(), e).map_err(|x| x.to_string())
+        }
+        #[cfg(not(feature = "encrypt"))]
+        {
+            if e.flags != 0 {
+                let why = if e.flags & flags::ENCRYPTED != 0 {
+                    "entry is encrypted, and this build has no `encrypt` feature".to_owned()
+                } else {
+                    format!("unexpected flags {:#04x}", e.flags)
+                };
+                return Err(why);
+            }
+            Ok(Cow::Borrowed(e.payload))
+        }
     }
 
     /// Entries stored in this namespace (by every process using the folder).
@@ -241,14 +287,19 @@ impl LmdbStore {
                 return Ok(Lookup::Miss);
             };
             Ok(match Entry::decode(bytes) {
-                Err(e) => Lookup::Corrupt(e.to_string()),
+                Err(e) => Lookup::Corrupt(e.to_string(), None),
                 // Another key with the same digest: not ours, and not damaged.
                 Ok(e) if e.key != stored_key => Lookup::Miss,
                 Ok(e) if e.expires_ms != 0 && e.is_expired(unix_millis()) => Lookup::Expired,
-                Ok(e) if e.flags != 0 => Lookup::Corrupt(format!("unexpected flags {}", e.flags)),
-                Ok(e) => match codec::decode::<V>(e.payload) {
-                    Ok(v) => Lookup::Hit(v),
-                    Err(why) => Lookup::Corrupt(format!("value does not decode: {why}")),
+                Ok(e) => match self.plaintext(&e) {
+                    Err(why) => Lookup::Corrupt(why, Some(checksum(bytes))),
+                    Ok(p) => match codec::decode::<V>(&p) {
+                        Ok(v) => Lookup::Hit(v),
+                        Err(why) => Lookup::Corrupt(
+                            format!("value does not decode: {why}"),
+                            Some(checksum(bytes)),
+                        ),
+                    },
                 },
             })
         });
@@ -258,9 +309,10 @@ impl LmdbStore {
         }
     }
 
-    /// Deletes the entry under `stored_key` if it is still unusable (expired or damaged):
-    /// another process may have stored a fresh one since we looked.
-    pub(crate) fn delete_unusable(&self, stored_key: &[u8]) {
+    /// Deletes the entry under `stored_key` if it is still unusable (expired, damaged, or
+    /// the very entry whose checksum is `seen`, found intact but unusable): another process
+    /// may have stored a fresh one since we looked.
+    pub(crate) fn delete_unusable(&self, stored_key: &[u8], seen: Option<u64>) {
         let dk = self.db_key(stored_key);
         let r = self.shared.write(self.durable, |txn| {
             let now = unix_millis();
@@ -268,8 +320,9 @@ impl LmdbStore {
                 return Ok(());
             };
             let len = bytes.len();
+            let same = seen.is_some_and(|s| s == checksum(bytes));
             let header = Entry::decode(bytes)
-                .map(|e| (e.created_ms, e.is_expired(now), e.key == stored_key));
+                .map(|e| (e.created_ms, e.is_expired(now) || same, e.key == stored_key));
             let created = match header {
                 Ok((_, false, _)) | Ok((_, _, false)) => return Ok(()), // fresh, or not ours
                 Ok((created, true, true)) => Some(created),
@@ -312,15 +365,30 @@ impl LmdbStore {
                 .max(1),
             None => 0,
         };
-        let entry = Entry {
+        #[cfg_attr(not(feature = "encrypt"), allow(unused_mut))]
+        let mut entry = Entry {
             flags: 0,
             created_ms: now,
             expires_ms: expires,
             key: stored_key,
             payload,
         };
-        if entry.encoded_len() > u32::MAX as usize {
+        if entry.encoded_len() > (u32::MAX as usize).saturating_sub(64) {
             return Ok(PutOutcome::default());
+        }
+        #[cfg(feature = "encrypt")]
+        let sealed;
+        #[cfg(feature = "encrypt")]
+        if let Some(c) = &self.cipher {
+            sealed = match c.seal(&entry, payload) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::debug!("twat-bcache: value not stored: {e}");
+                    return Ok(PutOutcome::default());
+                }
+            };
+            entry.flags |= c.flag();
+            entry.payload = &sealed;
         }
         let value = entry.encode();
         if self.max_bytes.is_some_and(|m| value.len() as u64 > m) {
@@ -478,6 +546,7 @@ impl LmdbStore {
                 maxsize: Some(target.min(saved.unwrap_or(u64::MAX))),
                 max_bytes: None,
                 durable: self.durable,
+                cipher: None, // evicts only: never seals or opens
             };
             let out = me.evict_in(txn, &mut c, &[0xff; 24], n as usize)?;
             self.store_counts(txn, c)?;

@@ -19,8 +19,9 @@
 //! | [`entry`] | [`Entry`]: the checksummed on-disk record shared by bcache, fcache and Redis |
 //! | [`codec`] | postcard encoding of keys and values |
 //! | [`clock`] | deadlines as nanoseconds on a process-wide monotonic clock |
-//! | [`env`] | `TWAT_CACHE_DISABLE` and friends |
+//! | [`mod@env`] | `TWAT_CACHE_DISABLE`, `TWAT_CACHE_KEY` and friends |
 //! | [`maintenance`] | reports of `summary`/`clear`/`prune`/`verify` on cache folders (the CLI) |
+//! | `cipher` | encryption at rest (feature `encrypt`): XChaCha20-Poly1305 entries, keys, `TWAT_CACHE_KEY` |
 //!
 //! ```
 //! use twat_cache_common::{Policy, parse_ttl};
@@ -30,6 +31,8 @@
 //! ```
 
 pub mod backend;
+#[cfg(feature = "encrypt")]
+pub mod cipher;
 pub mod clock;
 pub mod codec;
 pub mod entry;

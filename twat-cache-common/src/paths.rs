@@ -10,6 +10,16 @@ use crate::env::DIR_VAR;
 /// The longest folder name accepted, in bytes (a common file-name limit).
 pub const MAX_FOLDER_NAME: usize = 255;
 
+/// The file in a cache folder that holds the random salt a passphrase is stretched with
+/// (feature `encrypt`; see `cipher`). Created 0600 the first time a cache with a
+/// passphrase opens the folder; deleting it makes every entry encrypted under the old salt
+/// a miss. Temporary files while it is written start with `.twat-cache.salt.`.
+///
+/// ```
+/// assert_eq!(twat_cache_common::paths::SALT_FILE, "twat-cache.salt");
+/// ```
+pub const SALT_FILE: &str = "twat-cache.salt";
+
 /// The cache root: `$TWAT_CACHE_DIR` if set (and not empty), else the platform cache
 /// directory + `twat_cache` (`~/.cache/twat_cache` on Linux). Nothing is created.
 ///

@@ -125,6 +125,9 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
             Some(folder) => calls.push(quote!(.folder_name(#folder))),
             None => calls.push(quote!(.folder_name(::std::env!("CARGO_PKG_NAME")))),
         }
+        // The cache is built on the first call, where an `Err` would be a panic: a malformed
+        // TWAT_CACHE_KEY makes it serve from memory (with a warning) instead.
+        calls.push(quote!(.env_key_fallback(true)));
     }
     if let (Some(b), Kind::Lmdb | Kind::Files) = (s.max_bytes, kind) {
         calls.push(quote!(.max_bytes(#b)));

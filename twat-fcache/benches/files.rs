@@ -121,6 +121,44 @@ fn writes(c: &mut Criterion) {
     g.finish();
 }
 
+/// Hit with and without encryption (feature `encrypt`) on the same value: the plain
+/// `twat_fcache` row is each group's reference.
+/// `cargo bench -p twat-fcache --features encrypt --bench files -- fcache_encrypt_hit`.
+#[cfg(feature = "encrypt")]
+fn encrypt_hits(c: &mut Criterion) {
+    for (label, size) in [("1KiB", 1usize << 10), ("100KiB", 100 << 10)] {
+        let plain = fixture(size);
+        let dir = tempfile::tempdir().unwrap();
+        let sealed: FileCache<u32, Vec<u8>> = FileCache::builder()
+            .cache_dir(dir.path())
+            .name("bench")
+            .register(false)
+            .encryption_key([7; 32])
+            .build()
+            .unwrap();
+        assert!(sealed.encrypted());
+        sealed.insert(1, noise(size));
+        let mut g = c.benchmark_group(format!("fcache_encrypt_hit_{label}"));
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function("twat_fcache", |b| {
+            b.iter(|| black_box(plain.cache.get(black_box(&1)).unwrap()))
+        });
+        g.bench_function("twat_fcache_encrypted", |b| {
+            b.iter(|| black_box(sealed.get(black_box(&1)).unwrap()))
+        });
+        g.finish();
+    }
+}
+
+#[cfg(feature = "encrypt")]
+criterion_group! {
+    name = encrypt;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = encrypt_hits
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -128,4 +166,7 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = hits, large_reads, writes
 }
+#[cfg(not(feature = "encrypt"))]
 criterion_main!(benches);
+#[cfg(feature = "encrypt")]
+criterion_main!(benches, encrypt);

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+#[cfg(feature = "encrypt")]
+use twat_cache_common::cipher::{CacheKey, KeySource, Plan, Zeroizing};
 use twat_cache_common::paths::validate_folder_name;
 use twat_cache_common::{ConfigError, Namespace};
 
@@ -49,6 +51,13 @@ pub struct FileCacheBuilder<K, V> {
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
     pub(crate) selection: Option<String>,
+    /// The key (or passphrase) given to the builder (feature `encrypt`).
+    #[cfg(feature = "encrypt")]
+    pub(crate) key: Option<KeySource>,
+    /// What `build` settled on: explicit key, `TWAT_CACHE_KEY`, or nothing.
+    #[cfg(feature = "encrypt")]
+    pub(crate) plan: Plan,
+    pub(crate) env_key_fallback: bool,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -68,6 +77,11 @@ impl<K, V> Default for FileCacheBuilder<K, V> {
             single_flight: true,
             register: true,
             selection: None,
+            #[cfg(feature = "encrypt")]
+            key: None,
+            #[cfg(feature = "encrypt")]
+            plan: Plan::Plain,
+            env_key_fallback: false,
             _types: PhantomData,
         }
     }
@@ -171,6 +185,65 @@ where
         self
     }
 
+    /// Encrypts every entry with this 256-bit key (feature `encrypt`): XChaCha20-Poly1305,
+    /// a random nonce per entry, the entry's header and full stored key as associated data;
+    /// compression (if on) happens first. Overrides `TWAT_CACHE_KEY`. Files written without
+    /// this key (or unencrypted) are misses, and are removed. See the crate docs,
+    /// "Encryption at rest".
+    ///
+    /// ```
+    /// use twat_fcache::FileCache;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache = FileCache::<u32, String>::builder()
+    ///     .cache_dir(dir.path())
+    ///     .encryption_key([7; 32])     // in real life: 32 random bytes from a secret store
+    ///     .build()
+    ///     .unwrap();
+    /// cache.insert(1, "secret".into());
+    /// assert_eq!(cache.get(&1).as_deref(), Some("secret"));
+    /// assert_eq!(cache.encrypted(), cfg!(feature = "files"));
+    /// ```
+    #[cfg(feature = "encrypt")]
+    pub fn encryption_key(mut self, key: [u8; 32]) -> Self {
+        self.key = Some(KeySource::Key(CacheKey::from_bytes(key)));
+        self
+    }
+
+    /// Encrypts every entry with a key stretched from `passphrase` by Argon2id (feature
+    /// `encrypt`), salted with 16 random bytes kept in the folder's `twat-cache.salt`
+    /// (created 0600 on first use). Stretching takes tens of milliseconds, once per process
+    /// and folder. Overrides `TWAT_CACHE_KEY`; an empty passphrase fails `build`.
+    ///
+    /// ```
+    /// use twat_fcache::FileCache;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache = FileCache::<u32, u32>::builder()
+    ///     .cache_dir(dir.path())
+    ///     .passphrase("correct horse battery staple")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(cache.get_or_insert_with(2, || 4), 4);
+    /// if cfg!(feature = "files") {
+    ///     assert!(dir.path().join("default/twat-cache.salt").is_file());
+    /// }
+    /// assert!(FileCache::<u8, u8>::builder().passphrase("").build().is_err());
+    /// ```
+    #[cfg(feature = "encrypt")]
+    pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.key = Some(KeySource::Passphrase(Zeroizing::new(passphrase.into())));
+        self
+    }
+
+    /// How a malformed `TWAT_CACHE_KEY` is handled: `false` (the default) fails
+    /// [`build`](Self::build) with a `ConfigError` naming it; `true` (what `#[fcache]`
+    /// asks for, since its cache is built on first call) makes the cache serve from memory
+    /// with one warning. Either way nothing is stored unencrypted.
+    #[doc(hidden)]
+    pub fn env_key_fallback(mut self, on: bool) -> Self {
+        self.env_key_fallback = on;
+        self
+    }
+
     /// Whether the cache joins the process registry behind `clear_all()`/`stats_all()`
     /// (default: true).
     #[doc(hidden)]
@@ -187,7 +260,8 @@ where
     }
 
     /// Checks the settings and opens the cache. `Err` only for settings that can never
-    /// work; an unusable folder falls back to memory with one `log::warn!`.
+    /// work (including an empty passphrase, and a malformed `TWAT_CACHE_KEY` with feature
+    /// `encrypt`); an unusable folder falls back to memory with one `log::warn!`.
     pub fn build(self) -> Result<FileCache<K, V>, ConfigError> {
         ConfigError::check_bounds(self.maxsize, self.max_bytes, self.ttl)?;
         if let Some(l) = self.compression_level
@@ -200,6 +274,14 @@ where
             ));
         }
         validate_folder_name(&self.folder_name)?;
-        Ok(FileCache::from_builder(self))
+        #[cfg_attr(not(feature = "encrypt"), allow(unused_mut))]
+        let mut b = self;
+        #[cfg(feature = "encrypt")]
+        {
+            b.plan = twat_cache_common::cipher::plan(b.key.take(), b.env_key_fallback)?;
+        }
+        #[cfg(not(feature = "encrypt"))]
+        twat_cache_common::env::warn_if_key_ignored("twat-fcache");
+        Ok(FileCache::from_builder(b))
     }
 }

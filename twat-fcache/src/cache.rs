@@ -337,6 +337,25 @@ where
         }
     }
 
+    /// Whether entries are encrypted (feature `encrypt`, a key from the builder or
+    /// `TWAT_CACHE_KEY`, and the file backend serving; the memory fallback keeps nothing
+    /// on disk).
+    ///
+    /// ```
+    /// use twat_fcache::FileCache;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let plain = FileCache::<u8, u8>::builder().cache_dir(dir.path()).build().unwrap();
+    /// assert_eq!(plain.encrypted(), std::env::var_os("TWAT_CACHE_KEY").is_some()
+    ///     && cfg!(all(feature = "encrypt", feature = "files")));
+    /// ```
+    pub fn encrypted(&self) -> bool {
+        match &self.core.store {
+            #[cfg(feature = "files")]
+            Store::Files(s) => s.encrypted(),
+            Store::Memory(_) => false,
+        }
+    }
+
     /// Why the cache serves from memory instead of files, if it does.
     ///
     /// ```
@@ -610,6 +629,10 @@ where
                     maxsize: b.maxsize,
                     max_bytes: b.max_bytes,
                     compress: b.compress,
+                    #[cfg(feature = "encrypt")]
+                    encryption: Some(b.plan.clone()),
+                    #[cfg(not(feature = "encrypt"))]
+                    encryption: None,
                 },
             )
         });

@@ -7,6 +7,7 @@
 //! <folder>/<namespace hex>/<ab>/.tmp-XXXXXX.part       a write in progress
 //! ```
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use twat_cache_common::paths::{check_folder_is_safe, create_private_dir};
 use twat_cache_common::{CacheError, Namespace};
 
 use crate::compress::{self, MAX_PAYLOAD};
+use crate::crypt::{Cipher, Encryption};
 use crate::index::{Digest, Index, Meta};
 
 /// The manifest's file name, in the cache folder.
@@ -46,6 +48,8 @@ pub(crate) struct StoreConfig {
     pub maxsize: Option<usize>,
     pub max_bytes: Option<u64>,
     pub compress: bool,
+    /// Feature `encrypt`: the builder's key plan, resolved at open (`None`: plain).
+    pub encryption: Option<Encryption>,
 }
 
 /// The result of a lookup.
@@ -94,6 +98,8 @@ pub struct FileStore {
     index: Mutex<Index>,
     /// Unix ms of the last full scan.
     last_scan_ms: AtomicU64,
+    /// Seals every entry written and opens every entry read (feature `encrypt`).
+    cipher: Option<Cipher>,
 }
 
 fn hex(d: &Digest) -> String {
@@ -299,6 +305,7 @@ impl FileStore {
         create_private_dir(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         check_manifest(&folder)?;
+        let cipher = crate::crypt::cipher_for(cfg.encryption.as_ref(), &folder)?;
         let dir = folder.join(namespace.hex());
         create_private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let ns_file = dir.join(NAMESPACE_FILE);
@@ -318,6 +325,7 @@ impl FileStore {
             cfg,
             index: Mutex::new(Index::default()),
             last_scan_ms: AtomicU64::new(0),
+            cipher,
         };
         store.rescan();
         Ok(store)
@@ -336,6 +344,28 @@ impl FileStore {
     /// The namespace whose entries this store holds.
     pub fn namespace(&self) -> &Namespace {
         &self.namespace
+    }
+
+    /// Whether entries are encrypted (feature `encrypt` and a key).
+    pub fn encrypted(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// The payload of `entry` before decompression: opened with the cipher when there is
+    /// one (a plain entry is then refused), refused when encrypted and there is none.
+    fn plaintext<'e>(&self, entry: &Entry<'e>) -> Result<Cow<'e, [u8]>, String> {
+        #[cfg(feature = "encrypt")]
+        {
+            twat_cache_common::cipher::payload(self.cipher.as_ref(), entry)
+                .map_err(|e| e.to_string())
+        }
+        #[cfg(not(feature = "encrypt"))]
+        {
+            if entry.flags & flags::ENCRYPTED != 0 {
+                return Err("entry is encrypted, and this build has no `encrypt` feature".into());
+            }
+            Ok(Cow::Borrowed(entry.payload))
+        }
     }
 
     fn locate(&self, stored_key: &[u8]) -> (Digest, PathBuf) {
@@ -397,7 +427,8 @@ impl FileStore {
             if len > MAX_FILE {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
             }
-            if bytes_value && len >= STREAM_MIN {
+            // Encrypted entries are read whole: the tag covers the entire payload.
+            if bytes_value && len >= STREAM_MIN && self.cipher.is_none() {
                 read_bytes_entry(&mut f, len, stored_key)
             } else {
                 let mut buf = Vec::with_capacity(len as usize);
@@ -454,12 +485,15 @@ impl FileStore {
             self.discard(&d, &path, &"expired");
             return Found::Expired;
         }
-        if entry.flags & flags::ENCRYPTED != 0 {
-            self.discard(&d, &path, &"encrypted entries are not read by this version");
-            return Found::Miss;
-        }
+        let plain = match self.plaintext(&entry) {
+            Ok(p) => p,
+            Err(why) => {
+                self.discard(&d, &path, &why);
+                return Found::Miss;
+            }
+        };
         let value = if entry.flags & flags::COMPRESSED != 0 {
-            match compress::decompress(entry.payload) {
+            match compress::decompress(&plain) {
                 Ok(raw) => decode(Payload::Serialized(&raw)),
                 Err(e) => {
                     self.discard(&d, &path, &e);
@@ -467,7 +501,7 @@ impl FileStore {
                 }
             }
         } else {
-            decode(Payload::Serialized(entry.payload))
+            decode(Payload::Serialized(&plain))
         };
         match value {
             Some(v) => Found::Hit(v),
@@ -522,8 +556,27 @@ impl FileStore {
         buf.resize(entry::HEADER_LEN, 0);
         buf.extend_from_slice(stored_key);
         let payload_start = buf.len();
+        let now = unix_millis();
+        let expires = self.cfg.ttl.map_or(0, |t| {
+            now.saturating_add(t.as_millis().min(u64::MAX as u128) as u64)
+                .max(1)
+        });
         let mut flag = 0;
-        if self.cfg.compress {
+        if self.cipher.is_some() {
+            let mut raw = Vec::new();
+            fill(&mut raw)?;
+            if raw.len() > MAX_PAYLOAD {
+                return Err(too_big(raw.len()));
+            }
+            let header = Entry {
+                flags: 0,
+                created_ms: now,
+                expires_ms: expires,
+                key: stored_key,
+                payload: &[],
+            };
+            flag = self.seal_into(header, &raw, &mut buf)?;
+        } else if self.cfg.compress {
             let mut raw = Vec::new();
             fill(&mut raw)?;
             if raw.len() > MAX_PAYLOAD {
@@ -546,11 +599,6 @@ impl FileStore {
                 message: format!("{total} bytes is more than max_bytes"),
             });
         }
-        let now = unix_millis();
-        let expires = self.cfg.ttl.map_or(0, |t| {
-            now.saturating_add(t.as_millis().min(u64::MAX as u128) as u64)
-                .max(1)
-        });
         buf[..2].copy_from_slice(b"TW");
         buf[2] = entry::FORMAT_VERSION;
         buf[3] = flag;
@@ -603,6 +651,52 @@ impl FileStore {
             evicted: victims.len() as u64,
             recreated,
         })
+    }
+
+    /// Appends the sealed payload of `raw` (compressed first when the store compresses
+    /// and it pays) to `buf`; returns the entry's flags. `header` gives the entry's times
+    /// and key: with the flags, the associated data.
+    #[cfg(feature = "encrypt")]
+    fn seal_into(
+        &self,
+        mut header: Entry<'_>,
+        raw: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<u8, CacheError> {
+        let Some(cipher) = &self.cipher else {
+            buf.extend_from_slice(raw);
+            return Ok(0);
+        };
+        let mut packed = Vec::new();
+        let plain = if self.cfg.compress && compress::compress_into(raw, &mut packed) {
+            header.flags = flags::COMPRESSED;
+            &packed[..]
+        } else {
+            raw
+        };
+        cipher
+            .seal_into(&header, plain, buf)
+            .map_err(|e| CacheError::Encode {
+                what: "value",
+                message: e.to_string(),
+            })?;
+        Ok(header.flags | cipher.flag())
+    }
+
+    #[cfg(not(feature = "encrypt"))]
+    fn seal_into(
+        &self,
+        _header: Entry<'_>,
+        raw: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<u8, CacheError> {
+        match &self.cipher {
+            Some(never) => match *never {},
+            None => {
+                buf.extend_from_slice(raw);
+                Ok(0)
+            }
+        }
     }
 
     fn bounded(&self) -> bool {
