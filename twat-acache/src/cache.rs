@@ -248,10 +248,10 @@ where
                 }
             }
             "lmdb" | "files" => {
-                let feature_on = match wanted.as_str() {
-                    "lmdb" => cfg!(feature = "lmdb"),
-                    _ => cfg!(feature = "files"),
-                };
+                // Written out per feature (clippy folds a `match` over two `cfg!`s into a
+                // `matches!` differently in each feature combination).
+                let (lmdb_on, files_on) = (cfg!(feature = "lmdb"), cfg!(feature = "files"));
+                let feature_on = (wanted == "lmdb" && lmdb_on) || (wanted != "lmdb" && files_on);
                 if feature_on {
                     #[cfg(any(feature = "lmdb", feature = "files"))]
                     {

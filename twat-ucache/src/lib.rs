@@ -68,6 +68,7 @@
 //! | `files` | yes | the file store behind [`FileCache`] and acache's `"files"` backend |
 //! | `async` | yes | [`AsyncCache`], `#[acache]`, and `#[ucache]` on `async fn`s |
 //! | `redis` | no | the Redis backend of [`AsyncCache`] (pulls tokio and the redis crate) |
+//! | `encrypt` | no | encryption at rest of LMDB, file and Redis entries (key from the builders or `TWAT_CACHE_KEY`) |
 //! | `cli` | no | the `twat-cache` command |
 //!
 //! Memory caching is always there: every other engine falls back to it.
