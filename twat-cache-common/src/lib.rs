@@ -34,6 +34,8 @@ pub mod entry;
 pub mod env;
 pub mod error;
 pub mod flight;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
 pub mod paths;
 pub mod policy;
