@@ -1,6 +1,7 @@
 //! `#[bcache]` and `#[fcache]` in one crate default to the same folder (named after the
 //! crate): both must work there, whichever opens it first.
 #![allow(missing_docs)]
+#![cfg(all(feature = "lmdb", feature = "files"))]
 
 use twat_ucache::{Backend, FileCache, LmdbCache};
 
