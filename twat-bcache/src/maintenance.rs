@@ -123,6 +123,24 @@ pub fn is_cache(folder: &Path) -> bool {
 /// and the oldest and newest entry's creation time.
 ///
 /// Reads in one LMDB read transaction, so the numbers are a consistent snapshot.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "lmdb")] {
+/// use twat_bcache::{LmdbCache, maintenance};
+/// let root = tempfile::tempdir()?;
+/// let build = |name: &str| LmdbCache::<u32, u32>::builder().cache_dir(root.path()).folder_name("doc").name(name).build();
+/// let (b, a) = (build("b")?, build("a")?);
+/// a.insert(1, 10);
+/// a.insert(2, 20);
+/// b.insert(1, 10);
+/// let s = maintenance::summary(&root.path().join("doc"))?;
+/// assert_eq!((s.kind.as_str(), s.entries, s.functions.len()), ("lmdb", 3, 2));
+/// assert_eq!((s.functions[0].function.as_str(), s.functions[0].entries), ("a", 2));
+/// assert!(s.disk_bytes > 0);
+/// # }
+/// # Ok(()) }
+/// ```
 pub fn summary(folder: &Path) -> Result<FolderSummary, MaintenanceError> {
     let format = check_manifest(folder)?;
     imp::summary(folder, format)
@@ -132,6 +150,26 @@ pub fn summary(folder: &Path) -> Result<FolderSummary, MaintenanceError> {
 /// namespace whose function name (a builder cache's `name`) is `function`. Namespace
 /// records stay. Returns what was removed; a function name that matches nothing removes
 /// nothing (`namespaces == 0`).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "lmdb")] {
+/// use twat_bcache::{LmdbCache, maintenance};
+/// let root = tempfile::tempdir()?;
+/// let build = |name: &str| LmdbCache::<u32, u32>::builder().cache_dir(root.path()).folder_name("doc").name(name).build();
+/// let (a, b) = (build("a")?, build("b")?);
+/// a.insert(1, 10);
+/// b.insert(1, 10);
+/// let folder = root.path().join("doc");
+/// assert_eq!(maintenance::clear(&folder, Some("nobody"))?.namespaces, 0);
+/// let r = maintenance::clear(&folder, Some("a"))?;
+/// assert_eq!((r.namespaces, r.removed), (1, 1));
+/// assert_eq!((a.get(&1), b.get(&1)), (None, Some(10)));
+/// assert_eq!(maintenance::clear(&folder, None)?.removed, 1); // everything left
+/// assert!(b.is_empty());
+/// # }
+/// # Ok(()) }
+/// ```
 pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, MaintenanceError> {
     check_manifest(folder)?;
     imp::clear(folder, function)
@@ -139,6 +177,29 @@ pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, Maint
 
 /// Removes expired entries, orphaned index records and entries, and stale temporary
 /// files, and repairs entry counts: see the [module docs](self).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "lmdb")] {
+/// use std::time::{Duration, SystemTime};
+/// use twat_bcache::{LmdbCache, maintenance};
+/// let root = tempfile::tempdir()?;
+/// let cache = LmdbCache::<u32, u32>::builder().cache_dir(root.path()).folder_name("doc").build()?;
+/// cache.insert(1, 10);
+/// let folder = root.path().join("doc");
+/// // A manifest half-written by a process that died an hour ago, and one being written now.
+/// let old = folder.join(".twat-cache.json.4242");
+/// std::fs::write(&old, b"{")?;
+/// std::fs::File::options().write(true).open(&old)?
+///     .set_modified(SystemTime::now() - Duration::from_secs(3600))?;
+/// std::fs::write(folder.join(".twat-cache.json.4343"), b"{")?;
+/// let r = maintenance::prune(&folder)?;
+/// assert_eq!((r.temp_files, r.expired, r.orphaned, r.bytes_freed), (1, 0, 0, 1));
+/// assert!(!old.exists() && folder.join(".twat-cache.json.4343").exists());
+/// assert_eq!(cache.get(&1), Some(10)); // live entries are kept
+/// # }
+/// # Ok(()) }
+/// ```
 pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
     check_manifest(folder)?;
     let mut report = imp::prune(folder)?;
@@ -150,6 +211,23 @@ pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
 /// matches the database key it is filed under (digest and namespace); removes the damaged
 /// ones (with their index records, keeping the counts right). Payloads are not decoded:
 /// their type is known only to the program that stored them.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "lmdb")] {
+/// use twat_bcache::{LmdbCache, maintenance};
+/// let root = tempfile::tempdir()?;
+/// let cache = LmdbCache::<u32, String>::builder().cache_dir(root.path()).folder_name("doc").build()?;
+/// cache.insert(1, "one".into());
+/// cache.insert(2, "two".into());
+/// let r = maintenance::verify(&root.path().join("doc"))?;
+/// assert_eq!((r.checked, r.ok, r.removed), (2, 2, 0));
+/// assert!(!r.found_damage());
+/// # }
+/// let missing = tempfile::tempdir()?.path().join("nothing here");
+/// assert!(twat_bcache::maintenance::verify(&missing).unwrap_err().is_not_a_cache());
+/// # Ok(()) }
+/// ```
 pub fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
     check_manifest(folder)?;
     imp::verify(folder)

@@ -44,6 +44,11 @@ impl Backend {
     ];
 
     /// The lowercase name.
+    ///
+    /// ```
+    /// use twat_cache_common::Backend;
+    /// assert_eq!(Backend::Files.as_str(), "files");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Schnellru => "schnellru",
@@ -55,11 +60,23 @@ impl Backend {
     }
 
     /// Whether this backend keeps entries in process memory.
+    ///
+    /// ```
+    /// use twat_cache_common::Backend;
+    /// assert!(Backend::Schnellru.is_memory());
+    /// assert!(!Backend::Redis.is_memory());
+    /// ```
     pub fn is_memory(self) -> bool {
         matches!(self, Backend::Schnellru | Backend::Std)
     }
 
     /// Whether entries survive the process (and are shared with other processes).
+    ///
+    /// ```
+    /// use twat_cache_common::Backend;
+    /// assert!(Backend::Lmdb.is_persistent());
+    /// assert!(!Backend::Std.is_persistent());
+    /// ```
     pub fn is_persistent(self) -> bool {
         !self.is_memory()
     }

@@ -101,6 +101,12 @@ impl fmt::Debug for CacheKey {
 impl CacheKey {
     /// A key from its 32 bytes. The array is moved in; a copy the caller kept is its own to
     /// zeroize.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::CacheKey;
+    /// let k = CacheKey::from_bytes([0xab; 32]);
+    /// assert_eq!(k, CacheKey::parse(&"ab".repeat(32)).unwrap());
+    /// ```
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
         CacheKey(Zeroizing::new(bytes))
     }
@@ -134,6 +140,16 @@ impl CacheKey {
 
     /// Stretches `passphrase` with Argon2id ([`ARGON2_PARAMS`]) and `salt` (at least 8
     /// bytes) into a key. Takes tens of milliseconds by design: do it once, not per entry.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::CacheKey;
+    /// let k = CacheKey::derive("correct horse", b"16 bytes of salt").unwrap();
+    /// assert_ne!(k.as_bytes(), &[0; 32]);
+    /// // A salt shorter than 8 bytes is refused, without showing the passphrase.
+    /// let err = CacheKey::derive("correct horse", b"short").unwrap_err();
+    /// assert_eq!(err.field(), "passphrase");
+    /// assert!(!err.to_string().contains("horse"));
+    /// ```
     pub fn derive(passphrase: &str, salt: &[u8]) -> Result<Self, ConfigError> {
         let (m, t, p) = ARGON2_PARAMS;
         let params = argon2::Params::new(m, t, p, Some(KEY_LEN)).expect("valid Argon2 params");
@@ -147,6 +163,11 @@ impl CacheKey {
     }
 
     /// The key's bytes.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::CacheKey;
+    /// assert_eq!(CacheKey::from_bytes([9; 32]).as_bytes(), &[9; 32]);
+    /// ```
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
@@ -259,6 +280,12 @@ impl fmt::Debug for KeySource {
 
 impl KeySource {
     /// A passphrase (refused when empty; `field` names the setting in the error).
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::KeySource;
+    /// assert!(matches!(KeySource::passphrase("s3cret", "passphrase"), Ok(KeySource::Passphrase(_))));
+    /// assert_eq!(KeySource::passphrase("", "passphrase").unwrap_err().field(), "passphrase");
+    /// ```
     pub fn passphrase(text: impl Into<String>, field: &'static str) -> Result<Self, ConfigError> {
         let text = Zeroizing::new(text.into());
         if text.is_empty() {
@@ -282,6 +309,16 @@ impl KeySource {
     ///
     /// Hex and base64 values may have surrounding whitespace. Mistyped keys are refused
     /// rather than taken as passphrases, so a typo cannot silently change the key.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, KeySource};
+    /// let Ok(KeySource::Key(k)) = KeySource::parse(&format!("  {}\n", "01".repeat(32))) else { panic!() };
+    /// assert_eq!(k, CacheKey::from_bytes([1; 32]));
+    /// let Ok(KeySource::Passphrase(p)) = KeySource::parse("passphrase: spaces kept ") else { panic!() };
+    /// assert_eq!(p.as_str(), " spaces kept ");
+    /// assert!(KeySource::parse("passphrase:").is_err());
+    /// assert!(KeySource::parse("").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         if let Some(p) = text.strip_prefix("passphrase:") {
             return KeySource::passphrase(p, FIELD);
@@ -299,6 +336,17 @@ impl KeySource {
     /// Reads `TWAT_CACHE_KEY`: `Ok(None)` when unset, the parsed source when set, a
     /// [`ConfigError`] naming `TWAT_CACHE_KEY` when set to something [`parse`](Self::parse)
     /// refuses (or to bytes that are not UTF-8).
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{KEY_VAR, KeySource};
+    /// // SAFETY: each doc test runs in a process of its own, and this one has no other threads.
+    /// unsafe { std::env::remove_var(KEY_VAR) };
+    /// assert!(KeySource::from_env().unwrap().is_none());
+    /// unsafe { std::env::set_var(KEY_VAR, "passphrase:from the environment") };
+    /// assert!(matches!(KeySource::from_env(), Ok(Some(KeySource::Passphrase(_)))));
+    /// unsafe { std::env::set_var(KEY_VAR, "typo") };
+    /// assert_eq!(KeySource::from_env().unwrap_err().field(), "TWAT_CACHE_KEY");
+    /// ```
     pub fn from_env() -> Result<Option<Self>, ConfigError> {
         match std::env::var(KEY_VAR) {
             Ok(v) => {
@@ -317,6 +365,18 @@ impl KeySource {
     /// The key for a cache whose entries live in `folder` (which must exist): the raw key,
     /// or the passphrase stretched with the folder's salt ([`folder_salt`]). The error says
     /// why, for the cache's fallback warning.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, KeySource, SALT_FILE};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let raw = KeySource::Key(CacheKey::from_bytes([4; 32]));
+    /// assert_eq!(raw.key_for_folder(dir.path()).unwrap(), CacheKey::from_bytes([4; 32]));
+    /// assert!(!dir.path().join(SALT_FILE).exists(), "a raw key needs no salt");
+    /// let pass = KeySource::passphrase("s3cret", "passphrase").unwrap();
+    /// let k = pass.key_for_folder(dir.path()).unwrap(); // stretched once per process
+    /// assert!(dir.path().join(SALT_FILE).is_file());
+    /// assert_eq!(pass.key_for_folder(dir.path()).unwrap(), k);
+    /// ```
     pub fn key_for_folder(&self, folder: &Path) -> Result<CacheKey, String> {
         match self {
             KeySource::Key(k) => Ok(k.clone()),
@@ -334,6 +394,12 @@ impl KeySource {
 
     /// The key for a store without a folder (Redis): the raw key, or the passphrase
     /// stretched with [`SHARED_SALT`].
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, KeySource, SHARED_SALT};
+    /// let pass = KeySource::passphrase("s3cret", "passphrase").unwrap();
+    /// assert_eq!(pass.key_without_folder().unwrap(), CacheKey::derive("s3cret", SHARED_SALT).unwrap());
+    /// ```
     pub fn key_without_folder(&self) -> Result<CacheKey, ConfigError> {
         match self {
             KeySource::Key(k) => Ok(k.clone()),
@@ -357,6 +423,17 @@ pub fn resolve(explicit: Option<KeySource>) -> Result<Option<KeySource>, ConfigE
 }
 
 /// What a persistent cache's builder settled on for encryption.
+///
+/// ```
+/// use twat_cache_common::cipher::{KEY_VAR, Plan, plan};
+/// // SAFETY: each doc test runs in a process of its own, and this one has no other threads.
+/// unsafe { std::env::remove_var(KEY_VAR) };
+/// assert!(matches!(plan(None, false), Ok(Plan::Plain)));
+/// unsafe { std::env::set_var(KEY_VAR, "hunter2") };
+/// assert!(plan(None, false).is_err());
+/// let Ok(Plan::Unusable(why)) = plan(None, true) else { panic!() };
+/// assert!(why.contains("TWAT_CACHE_KEY") && !why.contains("hunter2"));
+/// ```
 #[derive(Debug, Clone)]
 pub enum Plan {
     /// No key given and `TWAT_CACHE_KEY` unset: entries are stored unencrypted.
@@ -504,6 +581,15 @@ fn read_salt(path: &Path) -> io::Result<[u8; SALT_LEN]> {
 }
 
 /// Why an entry's payload did not open. The texts name the likely cause, never the key.
+///
+/// ```
+/// use twat_cache_common::cipher::{CacheKey, EntryCipher, OpenError, payload};
+/// use twat_cache_common::{Entry, entry::flags};
+/// let c = EntryCipher::new(&CacheKey::from_bytes([1; 32]));
+/// let short = Entry { flags: flags::ENCRYPTED, created_ms: 0, expires_ms: 0, key: b"k", payload: b"tiny" };
+/// assert_eq!(c.open(&short), Err(OpenError::Short(4)));
+/// assert_eq!(payload(None, &short), Err(OpenError::NoKey));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
@@ -523,6 +609,14 @@ pub enum OpenError {
 }
 
 /// Why a payload could not be sealed (the store then does not store it).
+///
+/// Neither happens in practice (it takes a broken random generator or a 256 GiB value);
+/// the messages say what went wrong:
+///
+/// ```
+/// use twat_cache_common::cipher::SealError;
+/// assert_eq!(SealError::TooLong(7).to_string(), "7 bytes is too long to encrypt");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SealError {
@@ -536,6 +630,12 @@ pub enum SealError {
 
 /// Seals and opens entry payloads with one key. Cheap to clone; the key is zeroized when
 /// the last copy drops. `Debug` does not show the key.
+///
+/// ```
+/// use twat_cache_common::cipher::{CacheKey, EntryCipher};
+/// let c = EntryCipher::new(&CacheKey::from_bytes([2; 32]));
+/// assert_eq!(format!("{c:?}"), "EntryCipher(XChaCha20-Poly1305, <redacted>)");
+/// ```
 #[derive(Clone)]
 pub struct EntryCipher {
     aead: XChaCha20Poly1305,
@@ -562,6 +662,16 @@ fn associated_data(e: &Entry<'_>) -> Vec<u8> {
 
 impl EntryCipher {
     /// A cipher with `key`.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, EntryCipher, OpenError};
+    /// use twat_cache_common::Entry;
+    /// let (a, b) = (EntryCipher::new(&CacheKey::from_bytes([1; 32])), EntryCipher::new(&CacheKey::from_bytes([2; 32])));
+    /// let header = Entry { flags: 0, created_ms: 0, expires_ms: 0, key: b"k", payload: b"" };
+    /// let sealed = a.seal(&header, b"v").unwrap();
+    /// let e = Entry { flags: a.flag(), payload: &sealed, ..header };
+    /// assert_eq!(b.open(&e), Err(OpenError::Failed)); // another key
+    /// ```
     pub fn new(key: &CacheKey) -> Self {
         // Borrowed, not copied: the only copies are the CacheKey's and the cipher's own,
         // and both are zeroized on drop.
@@ -572,6 +682,12 @@ impl EntryCipher {
     }
 
     /// The flag an entry sealed by this cipher carries: [`flags::ENCRYPTED`].
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, EntryCipher};
+    /// use twat_cache_common::entry::flags;
+    /// assert_eq!(EntryCipher::new(&CacheKey::from_bytes([1; 32])).flag(), flags::ENCRYPTED);
+    /// ```
     pub fn flag(&self) -> u8 {
         flags::ENCRYPTED
     }
@@ -579,6 +695,16 @@ impl EntryCipher {
     /// Encrypts `plaintext` for the entry described by `header` (its `flags`, times and
     /// `key`; its `payload` is ignored). Returns `nonce ‖ ciphertext ‖ tag`, the payload of
     /// an entry with those header fields and `flags | ENCRYPTED`.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, EntryCipher, OVERHEAD};
+    /// use twat_cache_common::Entry;
+    /// let c = EntryCipher::new(&CacheKey::from_bytes([1; 32]));
+    /// let header = Entry { flags: 0, created_ms: 0, expires_ms: 0, key: b"k", payload: b"" };
+    /// let a = c.seal(&header, b"value").unwrap();
+    /// assert_eq!(a.len(), 5 + OVERHEAD);
+    /// assert_ne!(a, c.seal(&header, b"value").unwrap(), "a fresh nonce each time");
+    /// ```
     pub fn seal(&self, header: &Entry<'_>, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut out = Vec::with_capacity(plaintext.len() + OVERHEAD);
         self.seal_into(header, plaintext, &mut out)?;
@@ -589,6 +715,16 @@ impl EntryCipher {
     /// if the operating system's random generator does, or for a plaintext longer than
     /// XChaCha20 can encrypt (256 GiB); stores then skip the value, as for any value they
     /// cannot store.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, EntryCipher, OVERHEAD};
+    /// use twat_cache_common::Entry;
+    /// let c = EntryCipher::new(&CacheKey::from_bytes([1; 32]));
+    /// let header = Entry { flags: 0, created_ms: 0, expires_ms: 0, key: b"k", payload: b"" };
+    /// let mut out = b"kept".to_vec();
+    /// c.seal_into(&header, b"value", &mut out).unwrap();
+    /// assert_eq!((&out[..4], out.len()), (&b"kept"[..], 4 + 5 + OVERHEAD));
+    /// ```
     pub fn seal_into(
         &self,
         header: &Entry<'_>,
@@ -622,6 +758,18 @@ impl EntryCipher {
 
     /// Decrypts and authenticates `entry`'s payload with its header as associated data.
     /// The caller handles the other flags (e.g. decompresses the result).
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, EntryCipher, OpenError};
+    /// use twat_cache_common::Entry;
+    /// let c = EntryCipher::new(&CacheKey::from_bytes([1; 32]));
+    /// let header = Entry { flags: 0, created_ms: 0, expires_ms: 0, key: b"k", payload: b"" };
+    /// let sealed = c.seal(&header, b"value").unwrap();
+    /// let e = Entry { flags: c.flag(), payload: &sealed, ..header };
+    /// assert_eq!(c.open(&e).unwrap(), b"value");
+    /// // The header is authenticated too: a later expiry does not open.
+    /// assert_eq!(c.open(&Entry { expires_ms: 1, ..e }), Err(OpenError::Failed));
+    /// ```
     pub fn open(&self, entry: &Entry<'_>) -> Result<Vec<u8>, OpenError> {
         if entry.flags & flags::ENCRYPTED == 0 {
             return Err(OpenError::NotEncrypted);

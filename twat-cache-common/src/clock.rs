@@ -37,6 +37,13 @@ pub fn deadline(ttl: Option<Duration>) -> u64 {
 }
 
 /// Whether a deadline from [`deadline`] has passed at `now` (from [`now_nanos`]).
+///
+/// ```
+/// use twat_cache_common::clock::is_expired;
+/// assert!(is_expired(5, 5));
+/// assert!(!is_expired(5, 4));
+/// assert!(!is_expired(0, u64::MAX)); // 0 = never expires
+/// ```
 #[inline]
 pub fn is_expired(deadline: u64, now: u64) -> bool {
     deadline != 0 && deadline <= now

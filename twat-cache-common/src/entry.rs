@@ -38,6 +38,12 @@ pub mod flags {
 }
 
 /// Why bytes are not a valid entry.
+///
+/// ```
+/// use twat_cache_common::{Entry, EntryError};
+/// assert_eq!(Entry::decode(b"TW"), Err(EntryError::Truncated(2)));
+/// assert_eq!(Entry::decode(&[0u8; 36]), Err(EntryError::BadMagic));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EntryError {
@@ -93,11 +99,24 @@ pub struct Entry<'a> {
 
 impl<'a> Entry<'a> {
     /// The encoded length.
+    ///
+    /// ```
+    /// use twat_cache_common::{Entry, entry::OVERHEAD};
+    /// let e = Entry { flags: 0, created_ms: 1, expires_ms: 0, key: b"key", payload: b"abcd" };
+    /// assert_eq!(e.encoded_len(), OVERHEAD + 3 + 4);
+    /// assert_eq!(e.encoded_len(), e.encode().len());
+    /// ```
     pub fn encoded_len(&self) -> usize {
         OVERHEAD + self.key.len() + self.payload.len()
     }
 
     /// Encodes into a new buffer.
+    ///
+    /// ```
+    /// use twat_cache_common::{Entry, entry::FORMAT_VERSION};
+    /// let bytes = Entry { flags: 0, created_ms: 1, expires_ms: 0, key: b"k", payload: b"v" }.encode();
+    /// assert_eq!(&bytes[..3], &[b'T', b'W', FORMAT_VERSION]);
+    /// ```
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         self.encode_into(&mut out);
@@ -105,6 +124,14 @@ impl<'a> Entry<'a> {
     }
 
     /// Appends the encoding to `out`.
+    ///
+    /// ```
+    /// use twat_cache_common::Entry;
+    /// let e = Entry { flags: 0, created_ms: 1, expires_ms: 0, key: b"k", payload: b"v" };
+    /// let mut out = b"prefix".to_vec();
+    /// e.encode_into(&mut out);
+    /// assert_eq!(&out[6..], &e.encode()[..]);
+    /// ```
     ///
     /// # Panics
     /// If the key or payload is 4 GiB or longer (stores refuse such values before this).
@@ -127,6 +154,15 @@ impl<'a> Entry<'a> {
     }
 
     /// Decodes and verifies `bytes`, which must hold exactly one entry.
+    ///
+    /// ```
+    /// use twat_cache_common::{Entry, EntryError};
+    /// let mut bytes = Entry { flags: 0, created_ms: 1, expires_ms: 0, key: b"k", payload: b"v" }.encode();
+    /// assert_eq!(Entry::decode(&bytes).unwrap().payload, b"v");
+    /// let last = bytes.len() - 1;
+    /// bytes[last] ^= 1; // damage the checksum
+    /// assert_eq!(Entry::decode(&bytes), Err(EntryError::Checksum));
+    /// ```
     pub fn decode(bytes: &'a [u8]) -> Result<Self, EntryError> {
         let head = Self::decode_header(bytes)?;
         let body_end = bytes.len() - 8;
@@ -140,6 +176,15 @@ impl<'a> Entry<'a> {
     /// Decodes the header and slices key and payload without verifying the checksum: for
     /// tools that only need the times (e.g. a sweep reading expiry). Never trust the
     /// payload of an entry read this way.
+    ///
+    /// ```
+    /// use twat_cache_common::Entry;
+    /// let mut bytes = Entry { flags: 0, created_ms: 1, expires_ms: 99, key: b"k", payload: b"v" }.encode();
+    /// let last = bytes.len() - 1;
+    /// bytes[last] ^= 1; // a bad checksum is not looked at
+    /// assert_eq!(Entry::decode_header(&bytes).unwrap().expires_ms, 99);
+    /// assert!(Entry::decode(&bytes).is_err());
+    /// ```
     pub fn decode_header(bytes: &'a [u8]) -> Result<Self, EntryError> {
         if bytes.len() < OVERHEAD {
             return Err(EntryError::Truncated(bytes.len()));
@@ -175,6 +220,14 @@ impl<'a> Entry<'a> {
     }
 
     /// Whether the entry has expired at `now_ms` (Unix milliseconds).
+    ///
+    /// ```
+    /// use twat_cache_common::Entry;
+    /// let e = Entry { flags: 0, created_ms: 1, expires_ms: 100, key: b"k", payload: b"v" };
+    /// assert!(!e.is_expired(99));
+    /// assert!(e.is_expired(100));
+    /// assert!(!Entry { expires_ms: 0, ..e }.is_expired(u64::MAX)); // 0 = never
+    /// ```
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_ms != 0 && self.expires_ms <= now_ms
     }

@@ -57,6 +57,13 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// A field got a value it does not allow.
+    ///
+    /// ```
+    /// use twat_cache_common::ConfigError;
+    /// let e = ConfigError::invalid("shards", 3, "a power of two");
+    /// assert_eq!(e.field(), "shards");
+    /// assert_eq!(e.to_string(), "invalid `shards` = 3: expected a power of two");
+    /// ```
     pub fn invalid(field: &'static str, value: impl ToString, allowed: &'static str) -> Self {
         ConfigError::Invalid {
             field,
@@ -107,6 +114,12 @@ impl ConfigError {
     }
 
     /// The name of the setting at fault (`"maxsize"`, `"ttl"`, `"folder_name"`, ...).
+    ///
+    /// ```
+    /// use twat_cache_common::ConfigError;
+    /// assert_eq!(ConfigError::NoCacheRoot.field(), "cache_dir");
+    /// assert_eq!(ConfigError::invalid("ttl", "-1", "a duration").field(), "ttl");
+    /// ```
     pub fn field(&self) -> &'static str {
         match self {
             ConfigError::Invalid { field, .. } => field,
@@ -170,6 +183,14 @@ pub enum CacheError {
 
 impl CacheError {
     /// Wraps an I/O error with the action and path it concerns.
+    ///
+    /// ```
+    /// use std::io;
+    /// use twat_cache_common::CacheError;
+    /// let e = CacheError::io("read", "/tmp/c/x", io::Error::from(io::ErrorKind::NotFound));
+    /// assert!(matches!(e, CacheError::Io { action: "read", .. }));
+    /// assert!(e.to_string().starts_with("read /tmp/c/x: "));
+    /// ```
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         CacheError::Io {
             action,

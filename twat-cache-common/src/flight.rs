@@ -22,6 +22,17 @@ enum State<V> {
 }
 
 /// One computation in progress, shared by its leader and its waiters.
+///
+/// ```
+/// use twat_cache_common::{Claim, SingleFlight};
+/// let sf = SingleFlight::<u32, &str>::default();
+/// let Claim::Leader(leader) = sf.claim(1) else { unreachable!() };
+/// // A second caller (here async, which skips the same-thread check) joins the flight.
+/// let Claim::Waiter(flight) = sf.claim_async(1) else { unreachable!() };
+/// let waiter = std::thread::spawn(move || flight.wait()); // blocks until the leader ends
+/// leader.complete("one");
+/// assert_eq!(waiter.join().unwrap(), Some("one"));
+/// ```
 pub struct Flight<V> {
     state: Mutex<State<V>>,
     done: Condvar,
@@ -32,6 +43,15 @@ impl<V: Clone> Flight<V> {
     /// Blocks until the leader finishes. `Some(value)` when it produced one; `None` when it
     /// panicked, was cancelled, or produced nothing cacheable: the caller should try again
     /// (and one caller will then compute).
+    ///
+    /// ```
+    /// use twat_cache_common::{Claim, SingleFlight};
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// let Claim::Leader(leader) = sf.claim(1) else { unreachable!() };
+    /// let Claim::Waiter(flight) = sf.claim_async(1) else { unreachable!() };
+    /// drop(leader); // e.g. the computation panicked
+    /// assert_eq!(flight.wait(), None);
+    /// ```
     pub fn wait(&self) -> Option<V> {
         let mut state = self.state.lock();
         loop {
@@ -44,6 +64,20 @@ impl<V: Clone> Flight<V> {
     }
 
     /// The async form of [`wait`](Self::wait). The future is `Send` and needs no runtime.
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
+    /// use twat_cache_common::{Claim, SingleFlight};
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// let Claim::Leader(leader) = sf.claim_async(1) else { unreachable!() };
+    /// let Claim::Waiter(flight) = sf.claim_async(1) else { unreachable!() };
+    /// let mut wait = std::pin::pin!(flight.wait_async());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(wait.as_mut().poll(&mut cx).is_pending());
+    /// leader.complete(5);
+    /// assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(Some(5)));
+    /// ```
     pub fn wait_async(self: Arc<Self>) -> FlightWait<V> {
         FlightWait { flight: self }
     }
@@ -67,6 +101,19 @@ impl<V: Clone> Flight<V> {
 }
 
 /// Future returned by [`Flight::wait_async`].
+///
+/// ```
+/// use std::future::Future;
+/// use std::task::{Context, Poll, Waker};
+/// use twat_cache_common::{Claim, SingleFlight};
+/// let sf = SingleFlight::<u32, u32>::default();
+/// let Claim::Leader(leader) = sf.claim_async(1) else { unreachable!() };
+/// let Claim::Waiter(flight) = sf.claim_async(1) else { unreachable!() };
+/// let mut wait: twat_cache_common::flight::FlightWait<u32> = flight.wait_async();
+/// drop(leader); // abandoned: waiters are woken with nothing
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert_eq!(std::pin::pin!(wait).poll(&mut cx), Poll::Ready(None));
+/// ```
 pub struct FlightWait<V> {
     flight: Arc<Flight<V>>,
 }
@@ -90,6 +137,17 @@ impl<V: Clone> Future for FlightWait<V> {
 }
 
 /// The outcome of [`SingleFlight::claim`].
+///
+/// ```
+/// use twat_cache_common::{Claim, SingleFlight};
+/// let sf = SingleFlight::<u32, u32>::default();
+/// let first = sf.claim(1);
+/// assert!(matches!(first, Claim::Leader(_)));
+/// assert!(matches!(sf.claim(1), Claim::Reentrant)); // same thread, same key
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert!(matches!(sf.claim(1), Claim::Waiter(_)))); // another thread
+/// });
+/// ```
 pub enum Claim<'a, K: Hash + Eq + Clone, V: Clone> {
     /// This caller computes; everyone else with the same key waits for it.
     Leader(Leader<'a, K, V>),
@@ -103,6 +161,16 @@ pub enum Claim<'a, K: Hash + Eq + Clone, V: Clone> {
 /// The computing caller's guard. [`complete`](Leader::complete) hands the value to the
 /// waiters; dropping it without completing (a panic, a cancelled future, an `Err` that is
 /// not cached) wakes them with nothing, and one of them takes over.
+///
+/// ```
+/// use twat_cache_common::{Claim, SingleFlight};
+/// let sf = SingleFlight::<u32, u32>::default();
+/// let Claim::Leader(leader) = sf.claim(1) else { unreachable!() };
+/// assert_eq!(sf.in_flight(), 1);
+/// drop(leader); // not completed: the flight ends, and the key can be claimed again
+/// assert_eq!(sf.in_flight(), 0);
+/// assert!(matches!(sf.claim(1), Claim::Leader(_)));
+/// ```
 pub struct Leader<'a, K: Hash + Eq + Clone, V: Clone> {
     owner: &'a SingleFlight<K, V>,
     key: Option<K>,
@@ -111,6 +179,16 @@ pub struct Leader<'a, K: Hash + Eq + Clone, V: Clone> {
 
 impl<K: Hash + Eq + Clone, V: Clone> Leader<'_, K, V> {
     /// Publishes `value` to every waiter.
+    ///
+    /// ```
+    /// use twat_cache_common::{Claim, SingleFlight};
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// let Claim::Leader(leader) = sf.claim(1) else { unreachable!() };
+    /// let Claim::Waiter(flight) = sf.claim_async(1) else { unreachable!() };
+    /// leader.complete(42);
+    /// assert_eq!(flight.wait(), Some(42));
+    /// assert_eq!(sf.in_flight(), 0);
+    /// ```
     pub fn complete(mut self, value: V) {
         self.release(State::Done(value));
     }
@@ -173,12 +251,29 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     }
 
     /// Becomes the leader for `key`, or joins the flight already in progress.
+    ///
+    /// ```
+    /// use twat_cache_common::{Claim, SingleFlight};
+    /// let sf = SingleFlight::<&str, u32>::default();
+    /// let a = sf.claim("a");
+    /// assert!(matches!(a, Claim::Leader(_)));
+    /// assert!(matches!(sf.claim("b"), Claim::Leader(_))); // other keys do not wait
+    /// assert!(matches!(sf.claim("a"), Claim::Reentrant)); // this thread leads "a"
+    /// ```
     pub fn claim(&self, key: K) -> Claim<'_, K, V> {
         self.claim_inner(key, true)
     }
 
     /// Like [`claim`](Self::claim), for async callers: no same-thread reentrancy check
     /// (tasks move between threads, and an async waiter yields instead of blocking).
+    ///
+    /// ```
+    /// use twat_cache_common::{Claim, SingleFlight};
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// let _leader = sf.claim_async(1);
+    /// // Even on the leader's thread, a second async claim waits (no `Reentrant`).
+    /// assert!(matches!(sf.claim_async(1), Claim::Waiter(_)));
+    /// ```
     pub fn claim_async(&self, key: K) -> Claim<'_, K, V> {
         self.claim_inner(key, false)
     }
@@ -311,6 +406,16 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     }
 
     /// How many computations are in progress.
+    ///
+    /// ```
+    /// use twat_cache_common::SingleFlight;
+    /// let sf = SingleFlight::<u32, u32>::default();
+    /// assert_eq!(sf.in_flight(), 0);
+    /// let (a, b) = (sf.claim(1), sf.claim(2));
+    /// assert_eq!(sf.in_flight(), 2);
+    /// drop((a, b));
+    /// assert_eq!(sf.in_flight(), 0);
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }

@@ -29,6 +29,12 @@ pub struct Namespace {
 
 impl Namespace {
     /// The namespace of a decorated function.
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// let ns = Namespace::function("app", "app::geo", "geocode", 1, 0xfeed);
+    /// assert_eq!(ns.id(), "app|app::geo::geocode|v1|000000000000feed");
+    /// ```
     pub fn function(
         crate_name: &str,
         module_path: &str,
@@ -43,6 +49,12 @@ impl Namespace {
     }
 
     /// A namespace with a plain name (caches built with a builder: its `name`).
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// let ns = Namespace::named("pages");
+    /// assert_eq!((ns.id(), ns.function_name()), ("pages", "pages"));
+    /// ```
     pub fn named(name: &str) -> Self {
         Namespace {
             id: name.to_owned(),
@@ -51,26 +63,56 @@ impl Namespace {
     }
 
     /// The full id, stored with the namespace so tools can list it.
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// let ns = Namespace::function("app", "app", "f", 3, 1);
+    /// assert!(ns.id().starts_with("app|app::f|v3|"));
+    /// assert_eq!(ns.to_string(), ns.id());
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The function name (or the builder's name): what `twat-cache clear --function` matches.
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// assert_eq!(Namespace::function("app", "app::geo", "geocode", 1, 0).function_name(), "geocode");
+    /// ```
     pub fn function_name(&self) -> &str {
         &self.function
     }
 
     /// A stable 64-bit hash of the id: the prefix of every key in this namespace.
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// assert_eq!(Namespace::named("a").hash(), Namespace::named("a").hash());
+    /// assert_ne!(Namespace::named("a").hash(), Namespace::named("b").hash());
+    /// ```
     pub fn hash(&self) -> u64 {
         xxh3_64(self.id.as_bytes())
     }
 
     /// The hash as 16 lowercase hex digits (a folder name for the file cache).
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// let ns = Namespace::named("pages");
+    /// assert_eq!(ns.hex(), format!("{:016x}", ns.hash()));
+    /// assert_eq!(ns.hex().len(), 16);
+    /// ```
     pub fn hex(&self) -> String {
         format!("{:016x}", self.hash())
     }
 
     /// The stored key for already-serialized arguments: id, NUL, arguments.
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// assert_eq!(Namespace::named("ns").stored_key(&[1, 2]), b"ns\0\x01\x02");
+    /// ```
     pub fn stored_key(&self, encoded_args: &[u8]) -> Vec<u8> {
         let mut k = Vec::with_capacity(self.id.len() + 1 + encoded_args.len());
         k.extend_from_slice(self.id.as_bytes());
@@ -99,6 +141,12 @@ pub fn digest(stored_key: &[u8]) -> [u8; 16] {
 }
 
 /// A stable hash of a function's tokens, computed by the macros at compile time.
+///
+/// ```
+/// use twat_cache_common::key::code_hash;
+/// assert_eq!(code_hash("{ a + b }"), code_hash("{ a + b }"));
+/// assert_ne!(code_hash("{ a + b }"), code_hash("{ a - b }"));
+/// ```
 pub fn code_hash(tokens: &str) -> u64 {
     xxh3_64(tokens.as_bytes())
 }

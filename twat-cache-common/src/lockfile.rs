@@ -64,12 +64,33 @@ thread_local! {
 
 /// The per-key lock files of one cache folder. Cheap to create: nothing is touched on disk
 /// until the first [`lock`](Self::lock).
+///
+/// ```
+/// use twat_cache_common::lockfile::KeyLocks;
+/// let dir = tempfile::tempdir().unwrap();
+/// let locks = KeyLocks::new(dir.path());
+/// assert!(!locks.dir().exists()); // nothing created yet
+/// let guard = locks.lock(&[1; 16]).unwrap();
+/// assert!(locks.dir().is_dir());
+/// # drop(guard);
+/// ```
 #[derive(Debug, Clone)]
 pub struct KeyLocks {
     dir: PathBuf,
 }
 
 /// What [`KeyLocks::lock`] got.
+///
+/// ```
+/// use twat_cache_common::lockfile::{Acquired, KeyLocks};
+/// let dir = tempfile::tempdir().unwrap();
+/// let locks = KeyLocks::new(dir.path());
+/// let first = locks.lock(&[2; 16]).unwrap();
+/// assert!(matches!(first, Acquired::Locked(_)));
+/// assert!(matches!(locks.lock(&[2; 16]).unwrap(), Acquired::AlreadyHeld));
+/// assert!(matches!(locks.lock(&[3; 16]).unwrap(), Acquired::Locked(_))); // another key
+/// # drop(first);
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping the guard releases the lock"]
 pub enum Acquired {
@@ -80,6 +101,16 @@ pub enum Acquired {
 }
 
 /// A held key lock. Dropping it removes the lock file (Unix) and releases the lock.
+///
+/// ```
+/// use twat_cache_common::lockfile::{Acquired, KeyLocks};
+/// let dir = tempfile::tempdir().unwrap();
+/// let locks = KeyLocks::new(dir.path());
+/// let Acquired::Locked(guard) = locks.lock(&[4; 16]).unwrap() else { unreachable!() };
+/// drop(guard);
+/// // Released: the same thread now takes it afresh instead of being told it holds it.
+/// assert!(matches!(locks.lock(&[4; 16]).unwrap(), Acquired::Locked(_)));
+/// ```
 #[derive(Debug)]
 pub struct KeyLock {
     file: Option<File>,
@@ -90,6 +121,15 @@ pub struct KeyLock {
 
 impl KeyLock {
     /// The lock file.
+    ///
+    /// ```
+    /// use twat_cache_common::lockfile::{Acquired, KeyLocks};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let locks = KeyLocks::new(dir.path());
+    /// let Acquired::Locked(guard) = locks.lock(&[5; 16]).unwrap() else { unreachable!() };
+    /// assert_eq!(guard.path(), locks.path_of(&[5; 16]));
+    /// assert!(guard.path().is_file());
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -141,6 +181,12 @@ fn still_named(file: &File, path: &Path) -> io::Result<bool> {
 
 impl KeyLocks {
     /// The lock files of the cache in `cache_folder` (they go in `cache_folder/locks`).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use twat_cache_common::lockfile::KeyLocks;
+    /// assert_eq!(KeyLocks::new(Path::new("/cache/app")).dir(), Path::new("/cache/app/locks"));
+    /// ```
     pub fn new(cache_folder: &Path) -> Self {
         KeyLocks {
             dir: cache_folder.join(LOCK_DIR),
@@ -148,11 +194,27 @@ impl KeyLocks {
     }
 
     /// The folder holding the lock files.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use twat_cache_common::lockfile::{KeyLocks, LOCK_DIR};
+    /// let locks = KeyLocks::new(Path::new("c"));
+    /// assert_eq!(locks.dir(), Path::new("c").join(LOCK_DIR));
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The lock file of `digest` (which may not exist).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use twat_cache_common::lockfile::KeyLocks;
+    /// let locks = KeyLocks::new(Path::new("c"));
+    /// let mut digest = [0u8; 16];
+    /// digest[15] = 0xab;
+    /// assert_eq!(locks.path_of(&digest), Path::new("c/locks/000000000000000000000000000000ab.lock"));
+    /// ```
     pub fn path_of(&self, digest: &[u8; 16]) -> PathBuf {
         self.dir.join(format!("{}.lock", hex(digest)))
     }
@@ -161,6 +223,17 @@ impl KeyLocks {
     /// says that this thread already holds it. `Err` when the lock cannot be taken at all
     /// (read-only or foreign folder, a file system without `flock`, ...): callers then
     /// compute without the cross-process lock, since a cache must never fail a call.
+    ///
+    /// ```
+    /// use twat_cache_common::lockfile::{Acquired, KeyLocks};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let locks = KeyLocks::new(dir.path());
+    /// assert!(matches!(locks.lock(&[6; 16]).unwrap(), Acquired::Locked(_)));
+    /// // A folder that cannot hold lock files is an error, not a panic or a hang.
+    /// let file = dir.path().join("a-file");
+    /// std::fs::write(&file, b"").unwrap();
+    /// assert!(KeyLocks::new(&file).lock(&[6; 16]).is_err());
+    /// ```
     pub fn lock(&self, digest: &[u8; 16]) -> io::Result<Acquired> {
         let path = self.path_of(digest);
         if HELD.with(|h| h.borrow().contains(&path)) {

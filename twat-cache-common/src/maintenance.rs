@@ -60,6 +60,12 @@ pub enum CacheKind {
 
 impl CacheKind {
     /// `"lmdb"`, `"files"` or `"unknown"`.
+    ///
+    /// ```
+    /// use twat_cache_common::maintenance::CacheKind;
+    /// assert_eq!(CacheKind::Files.as_str(), "files");
+    /// assert_eq!(CacheKind::Unknown.as_str().parse::<CacheKind>(), Ok(CacheKind::Unknown));
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             CacheKind::Lmdb => "lmdb",
@@ -90,6 +96,14 @@ impl std::str::FromStr for CacheKind {
 }
 
 /// One namespace (a decorated function, or a builder cache's `name`) in a folder.
+///
+/// ```
+/// use twat_cache_common::{Namespace, maintenance::FunctionSummary};
+/// let ns = Namespace::function("app", "app::geo", "geocode", 1, 0xff);
+/// let f = FunctionSummary::empty(&ns);
+/// assert_eq!((f.function.as_str(), f.namespace.as_str()), ("geocode", ns.id()));
+/// assert_eq!((f.entries, f.oldest_ms), (0, None));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionSummary {
     /// The function name (or builder name): what `clear --function` matches.
@@ -132,6 +146,13 @@ impl FunctionSummary {
     }
 
     /// Counts one entry of `bytes` bytes created at `created_ms`.
+    ///
+    /// ```
+    /// use twat_cache_common::{Namespace, maintenance::FunctionSummary};
+    /// let mut f = FunctionSummary::empty(&Namespace::named("pages"));
+    /// f.add_entry(64, 1_000, true);
+    /// assert_eq!((f.entries, f.bytes, f.expired, f.newest_ms), (1, 64, 1, Some(1_000)));
+    /// ```
     pub fn add_entry(&mut self, bytes: u64, created_ms: u64, expired: bool) {
         self.entries += 1;
         self.bytes += bytes;
@@ -141,6 +162,13 @@ impl FunctionSummary {
     }
 
     /// Counts an entry whose header does not decode: its bytes, but no time.
+    ///
+    /// ```
+    /// use twat_cache_common::{Namespace, maintenance::FunctionSummary};
+    /// let mut f = FunctionSummary::empty(&Namespace::named("pages"));
+    /// f.add_undated(7);
+    /// assert_eq!((f.entries, f.bytes, f.oldest_ms, f.newest_ms), (1, 7, None, None));
+    /// ```
     pub fn add_undated(&mut self, bytes: u64) {
         self.entries += 1;
         self.bytes += bytes;
@@ -148,6 +176,13 @@ impl FunctionSummary {
 }
 
 /// What one cache folder holds.
+///
+/// ```
+/// use twat_cache_common::maintenance::{CacheKind, FolderSummary};
+/// let s = FolderSummary::new("/tmp/c".into(), CacheKind::Files, Some(1), vec![], 0);
+/// assert_eq!((s.kind, s.format_version, s.entries), (CacheKind::Files, Some(1), 0));
+/// assert!(s.functions.is_empty() && s.oldest_ms.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderSummary {
     /// The folder.
@@ -175,6 +210,18 @@ pub struct FolderSummary {
 
 impl FolderSummary {
     /// A summary with totals computed from `functions` (which it sorts).
+    ///
+    /// ```
+    /// use twat_cache_common::{Namespace, maintenance::{CacheKind, FolderSummary, FunctionSummary}};
+    /// let mut b = FunctionSummary::empty(&Namespace::named("b"));
+    /// b.add_entry(10, 300, true);
+    /// let mut a = FunctionSummary::empty(&Namespace::named("a"));
+    /// a.add_entry(5, 100, false);
+    /// let s = FolderSummary::new("/tmp/c".into(), CacheKind::Lmdb, Some(1), vec![b, a], 4096);
+    /// assert_eq!(s.functions[0].function, "a"); // sorted by function name
+    /// assert_eq!((s.entries, s.bytes, s.expired, s.disk_bytes), (2, 15, 1, 4096));
+    /// assert_eq!((s.oldest_ms, s.newest_ms), (Some(100), Some(300)));
+    /// ```
     pub fn new(
         path: PathBuf,
         kind: CacheKind,
@@ -228,6 +275,12 @@ impl FolderSummary {
 }
 
 /// What `clear` removed.
+///
+/// ```
+/// use twat_cache_common::maintenance::ClearReport;
+/// let r = ClearReport { function: Some("geocode".into()), namespaces: 1, removed: 3, ..Default::default() };
+/// assert_eq!(serde_json::to_value(&r).unwrap()["removed"], 3);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClearReport {
     /// The folder.
@@ -244,6 +297,12 @@ pub struct ClearReport {
 }
 
 /// What `prune` removed, per category.
+///
+/// ```
+/// use twat_cache_common::maintenance::PruneReport;
+/// let r = PruneReport { expired: 2, repaired: 1, bytes_freed: 80, ..Default::default() };
+/// assert_eq!((r.removed(), r.orphaned, r.temp_files), (2, 0, 0));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PruneReport {
     /// The folder.
@@ -263,12 +322,26 @@ pub struct PruneReport {
 
 impl PruneReport {
     /// Everything removed: expired + orphaned + temporary files.
+    ///
+    /// ```
+    /// use twat_cache_common::maintenance::PruneReport;
+    /// let r = PruneReport { expired: 1, orphaned: 2, temp_files: 3, repaired: 9, ..Default::default() };
+    /// assert_eq!(r.removed(), 6); // repaired records are not removals
+    /// ```
     pub fn removed(&self) -> u64 {
         self.expired + self.orphaned + self.temp_files
     }
 }
 
 /// One damaged entry `verify` found.
+///
+/// ```
+/// use twat_cache_common::maintenance::VerifyReport;
+/// let mut r = VerifyReport::new("/tmp/c".into());
+/// r.record("/tmp/c/ab/cd".into(), "checksum mismatch".into(), false);
+/// let d = &r.damaged[0];
+/// assert_eq!((d.location.as_str(), d.reason.as_str(), d.removed), ("/tmp/c/ab/cd", "checksum mismatch", false));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Damage {
     /// Where it was: a file path, or the LMDB folder and database key (hex).
@@ -281,6 +354,16 @@ pub struct Damage {
 }
 
 /// What `verify` checked and removed.
+///
+/// ```
+/// use twat_cache_common::maintenance::{MAX_DAMAGE_RECORDS, VerifyReport};
+/// let mut r = VerifyReport::new("/tmp/c".into());
+/// for i in 0..MAX_DAMAGE_RECORDS + 5 {
+///     r.record(format!("entry {i}"), "bad magic".into(), true);
+/// }
+/// assert_eq!(r.removed, MAX_DAMAGE_RECORDS as u64 + 5); // counts stay complete
+/// assert_eq!(r.damaged.len(), MAX_DAMAGE_RECORDS);      // records are capped
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// The folder.
@@ -298,6 +381,14 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// An empty report for `path`.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use twat_cache_common::maintenance::VerifyReport;
+    /// let r = VerifyReport::new("/tmp/c".into());
+    /// assert_eq!(r.path, Path::new("/tmp/c"));
+    /// assert_eq!((r.checked, r.ok, r.removed, r.damaged.len()), (0, 0, 0, 0));
+    /// ```
     pub fn new(path: PathBuf) -> Self {
         VerifyReport {
             path,
@@ -306,6 +397,14 @@ impl VerifyReport {
     }
 
     /// Records one damaged entry.
+    ///
+    /// ```
+    /// use twat_cache_common::maintenance::VerifyReport;
+    /// let mut r = VerifyReport::new("/tmp/c".into());
+    /// r.record("a".into(), "truncated".into(), true);
+    /// r.record("b".into(), "replaced meanwhile".into(), false);
+    /// assert_eq!((r.removed, r.damaged.len()), (1, 2));
+    /// ```
     pub fn record(&mut self, location: String, reason: String, removed: bool) {
         self.removed += u64::from(removed);
         if self.damaged.len() < MAX_DAMAGE_RECORDS {
@@ -400,6 +499,13 @@ pub enum MaintenanceError {
 
 impl MaintenanceError {
     /// The folder (or file) concerned.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use twat_cache_common::maintenance::MaintenanceError;
+    /// let e = MaintenanceError::Store { path: "/tmp/c".into(), message: "MDB_PANIC".into() };
+    /// assert_eq!(e.path(), Path::new("/tmp/c"));
+    /// ```
     pub fn path(&self) -> &Path {
         match self {
             MaintenanceError::NotFound { path }
@@ -413,6 +519,14 @@ impl MaintenanceError {
 
     /// True when the folder is missing or is not a cache (the CLI's exit code 3); false for
     /// failures while working on a real cache (exit code 4).
+    ///
+    /// ```
+    /// use twat_cache_common::maintenance::{CacheKind, MaintenanceError};
+    /// let not_cache = MaintenanceError::NotACache { path: "/tmp".into(), kind: CacheKind::Lmdb, reason: "no manifest".into() };
+    /// assert!(not_cache.is_not_a_cache());
+    /// let failed = MaintenanceError::Store { path: "/tmp/c".into(), message: "full".into() };
+    /// assert!(!failed.is_not_a_cache());
+    /// ```
     pub fn is_not_a_cache(&self) -> bool {
         matches!(
             self,
@@ -421,6 +535,15 @@ impl MaintenanceError {
     }
 
     /// Wraps an I/O error with the action and path it concerns.
+    ///
+    /// ```
+    /// use std::{io, path::Path};
+    /// use twat_cache_common::maintenance::MaintenanceError;
+    /// let e = MaintenanceError::io("cannot read", "/tmp/c", io::Error::from(io::ErrorKind::PermissionDenied));
+    /// assert_eq!(e.path(), Path::new("/tmp/c"));
+    /// assert!(e.to_string().starts_with("cannot read /tmp/c: "));
+    /// assert!(!e.is_not_a_cache());
+    /// ```
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         MaintenanceError::Io {
             action,

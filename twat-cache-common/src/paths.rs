@@ -91,6 +91,16 @@ pub fn get_cache_path(folder_name: &str) -> Result<PathBuf, ConfigError> {
 
 /// The [`ConfigError`] for a folder that [`create_private_dir`] refused: the
 /// [`ConfigError::UnsafeFolder`] it carries, else [`ConfigError::Folder`].
+///
+/// ```
+/// use twat_cache_common::{ConfigError, paths::{create_private_dir, folder_error}};
+/// let dir = tempfile::tempdir().unwrap();
+/// let file = dir.path().join("a-file");
+/// std::fs::write(&file, b"").unwrap();
+/// let err = folder_error(&file, create_private_dir(&file).unwrap_err());
+/// assert!(matches!(err, ConfigError::Folder { .. }));
+/// assert_eq!(err.field(), "folder_name");
+/// ```
 pub fn folder_error(path: &Path, source: io::Error) -> ConfigError {
     if let Some(ConfigError::UnsafeFolder { path, reason }) = source
         .get_ref()
@@ -168,6 +178,12 @@ pub fn check_folder_is_safe(path: &Path) -> Result<(), ConfigError> {
 }
 
 /// The effective user id of this process (Unix).
+///
+/// ```
+/// use std::os::unix::fs::MetadataExt;
+/// let dir = tempfile::tempdir().unwrap(); // created by this process, so owned by its user
+/// assert_eq!(std::fs::metadata(dir.path()).unwrap().uid(), twat_cache_common::paths::effective_uid());
+/// ```
 #[cfg(unix)]
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -228,6 +244,18 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Sets a file's mode to 0600 on Unix (a no-op elsewhere).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let file = dir.path().join("entry");
+/// std::fs::write(&file, b"x").unwrap();
+/// twat_cache_common::paths::make_private_file(&file).unwrap();
+/// #[cfg(unix)]
+/// {
+///     use std::os::unix::fs::PermissionsExt;
+///     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+/// }
+/// ```
 pub fn make_private_file(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {

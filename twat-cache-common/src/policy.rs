@@ -35,6 +35,11 @@ impl Policy {
     pub const ALLOWED: &'static str = "\"lru\", \"lfu\" or \"fifo\"";
 
     /// The lowercase name of the policy.
+    ///
+    /// ```
+    /// use twat_cache_common::Policy;
+    /// assert_eq!(Policy::Lfu.as_str(), "lfu");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::Lru => "lru",

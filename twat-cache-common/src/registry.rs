@@ -25,15 +25,69 @@ use crate::CacheStats;
 /// ```
 pub trait ManagedCache: Send + Sync {
     /// A snapshot of the cache's stats.
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats, registry::ManagedCache};
+    /// struct Fixed;
+    /// impl ManagedCache for Fixed {
+    ///     fn stats(&self) -> CacheStats {
+    ///         let mut s = CacheStats::new("fixed", Backend::Std);
+    ///         s.entries = 3;
+    ///         s
+    ///     }
+    ///     fn clear(&self) {}
+    /// }
+    /// assert_eq!(Fixed.stats().entries, 3);
+    /// ```
     fn stats(&self) -> CacheStats;
     /// Drops every entry of this cache (for a shared store: of this cache's namespace).
+    ///
+    /// [`clear_all`] calls it on every registered cache:
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicBool, Ordering}};
+    /// use twat_cache_common::{Backend, CacheStats, registry::{self, ManagedCache}};
+    /// struct Flag(AtomicBool);
+    /// impl ManagedCache for Flag {
+    ///     fn stats(&self) -> CacheStats { CacheStats::new("flag", Backend::Std) }
+    ///     fn clear(&self) { self.0.store(true, Ordering::SeqCst) }
+    /// }
+    /// let flag = Arc::new(Flag(AtomicBool::new(false)));
+    /// registry::register(&(flag.clone() as Arc<dyn ManagedCache>));
+    /// twat_cache_common::clear_all();
+    /// assert!(flag.0.load(Ordering::SeqCst));
+    /// ```
     fn clear(&self);
     /// Drops expired entries; returns how many. Called by the background sweeper.
+    ///
+    /// The default drops nothing (a cache without a ttl has nothing to expire):
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats, registry::ManagedCache};
+    /// struct NoTtl;
+    /// impl ManagedCache for NoTtl {
+    ///     fn stats(&self) -> CacheStats { CacheStats::new("no-ttl", Backend::Std) }
+    ///     fn clear(&self) {}
+    /// }
+    /// assert_eq!(NoTtl.sweep_expired(), 0);
+    /// ```
     fn sweep_expired(&self) -> u64 {
         0
     }
     /// How often the sweeper should call [`sweep_expired`](Self::sweep_expired); `None`
     /// (the default) for caches without a ttl.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use twat_cache_common::{Backend, CacheStats, registry::{ManagedCache, sweep_interval_for}};
+    /// struct Ttl;
+    /// impl ManagedCache for Ttl {
+    ///     fn stats(&self) -> CacheStats { CacheStats::new("ttl", Backend::Std) }
+    ///     fn clear(&self) {}
+    ///     fn sweep_interval(&self) -> Option<Duration> { Some(sweep_interval_for(Duration::from_secs(10))) }
+    /// }
+    /// assert_eq!(Ttl.sweep_interval(), Some(Duration::from_secs(5)));
+    /// ```
     fn sweep_interval(&self) -> Option<Duration> {
         None
     }
@@ -55,6 +109,37 @@ static WAKE: Condvar = Condvar::new();
 /// Adds a cache to the registry. The registry holds a weak reference: a dropped cache
 /// disappears from it. Caches with a [`sweep_interval`](ManagedCache::sweep_interval)
 /// start the background sweeper thread (one per process, started on first need).
+///
+/// ```
+/// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+/// use std::time::{Duration, Instant};
+/// use twat_cache_common::{Backend, CacheStats, registry::{self, ManagedCache}};
+/// struct Swept(AtomicU64);
+/// impl ManagedCache for Swept {
+///     fn stats(&self) -> CacheStats { CacheStats::new("swept", Backend::Std) }
+///     fn clear(&self) {}
+///     fn sweep_expired(&self) -> u64 { self.0.fetch_add(1, Ordering::SeqCst); 0 }
+///     fn sweep_interval(&self) -> Option<Duration> { Some(Duration::from_millis(50)) }
+/// }
+/// let cache = Arc::new(Swept(AtomicU64::new(0)));
+/// let dyn_cache: Arc<dyn ManagedCache> = cache.clone();
+/// registry::register(&dyn_cache);
+/// assert!(twat_cache_common::stats_all().iter().any(|s| s.name == "swept"));
+/// // The background sweeper calls it soon.
+/// let give_up = Instant::now() + Duration::from_secs(30);
+/// while cache.0.load(Ordering::SeqCst) == 0 && Instant::now() < give_up {
+///     std::thread::sleep(Duration::from_millis(10));
+/// }
+/// assert!(cache.0.load(Ordering::SeqCst) > 0);
+/// // The registry holds it weakly: once dropped (and any sweep in progress has ended),
+/// // it is gone.
+/// drop((cache, dyn_cache));
+/// let listed = || twat_cache_common::stats_all().iter().any(|s| s.name == "swept");
+/// while listed() && Instant::now() < give_up {
+///     std::thread::sleep(Duration::from_millis(10));
+/// }
+/// assert!(!listed());
+/// ```
 pub fn register(cache: &Arc<dyn ManagedCache>) {
     let interval = cache.sweep_interval();
     let mut list = caches().lock();
@@ -105,6 +190,16 @@ const MIN_SWEEP: Duration = Duration::from_millis(50);
 const MAX_SWEEP: Duration = Duration::from_secs(60);
 
 /// Clamps a ttl-derived sweep interval to something sane (50 ms ..= 60 s).
+///
+/// Half the ttl, within those bounds:
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache_common::registry::sweep_interval_for;
+/// assert_eq!(sweep_interval_for(Duration::from_secs(10)), Duration::from_secs(5));
+/// assert_eq!(sweep_interval_for(Duration::from_millis(1)), Duration::from_millis(50));
+/// assert_eq!(sweep_interval_for(Duration::from_secs(3600)), Duration::from_secs(60));
+/// ```
 pub fn sweep_interval_for(ttl: Duration) -> Duration {
     (ttl / 2).clamp(MIN_SWEEP, MAX_SWEEP)
 }

@@ -69,6 +69,13 @@ pub struct CacheStats {
 
 impl CacheStats {
     /// Empty stats for a cache called `name` served by `backend`.
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats};
+    /// let s = CacheStats::new("geo", Backend::Files);
+    /// assert_eq!((s.name.as_str(), s.backend, s.hits, s.entries), ("geo", Backend::Files, 0, 0));
+    /// assert!(s.kind.is_empty() && s.folder.is_none() && s.fallback_reason.is_none());
+    /// ```
     pub fn new(name: impl Into<String>, backend: Backend) -> Self {
         CacheStats {
             name: name.into(),
@@ -93,6 +100,14 @@ impl CacheStats {
     }
 
     /// hits / (hits + misses), or 0 before the first lookup.
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats};
+    /// let mut s = CacheStats::new("geo", Backend::Std);
+    /// assert_eq!(s.hit_ratio(), 0.0);
+    /// (s.hits, s.misses) = (3, 1);
+    /// assert_eq!(s.hit_ratio(), 0.75);
+    /// ```
     pub fn hit_ratio(&self) -> f64 {
         let total = self.hits + self.misses;
         if total == 0 {
@@ -147,6 +162,14 @@ impl std::fmt::Debug for Counters {
 }
 
 /// Totals read from [`Counters`].
+///
+/// ```
+/// use twat_cache_common::stats::{Counters, Totals};
+/// let c = Counters::default();
+/// assert_eq!(c.snapshot(), Totals::default());
+/// c.insert();
+/// assert_eq!(c.snapshot(), Totals { inserts: 1, ..Totals::default() });
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// See [`CacheStats::hits`].
@@ -191,21 +214,48 @@ impl Counters {
     /// A plain load and store, not a locked read-modify-write: the first 16 threads each own
     /// a slot, so nothing races; past 16 threads two may share a slot and a count can
     /// occasionally be lost. Stats are a measurement, and the hit path is worth more.
+    ///
+    /// ```
+    /// let c = twat_cache_common::stats::Counters::default();
+    /// c.hit();
+    /// assert_eq!(c.snapshot().hits, 1);
+    /// ```
     #[inline]
     pub fn hit(&self) {
         bump(&self.slot().hits, 1);
     }
     /// Counts a miss (same approximation as [`hit`](Self::hit) past 16 threads).
+    ///
+    /// ```
+    /// let c = twat_cache_common::stats::Counters::default();
+    /// c.miss();
+    /// c.miss();
+    /// assert_eq!((c.snapshot().misses, c.snapshot().hits), (2, 0));
+    /// ```
     #[inline]
     pub fn miss(&self) {
         bump(&self.slot().misses, 1);
     }
     /// Counts a stored value.
+    ///
+    /// ```
+    /// let c = twat_cache_common::stats::Counters::default();
+    /// // Counted exactly, from any number of threads.
+    /// std::thread::scope(|s| for _ in 0..4 { s.spawn(|| for _ in 0..100 { c.insert() }); });
+    /// assert_eq!(c.snapshot().inserts, 400);
+    /// ```
     #[inline]
     pub fn insert(&self) {
         self.slot().inserts.fetch_add(1, Relaxed);
     }
     /// Counts `n` evictions.
+    ///
+    /// ```
+    /// let c = twat_cache_common::stats::Counters::default();
+    /// c.evicted(3);
+    /// c.evicted(0);
+    /// assert_eq!(c.snapshot().evictions, 3);
+    /// ```
     #[inline]
     pub fn evicted(&self, n: u64) {
         if n > 0 {
@@ -213,6 +263,12 @@ impl Counters {
         }
     }
     /// Counts `n` expired entries dropped.
+    ///
+    /// ```
+    /// let c = twat_cache_common::stats::Counters::default();
+    /// c.expired(2);
+    /// assert_eq!(c.snapshot().expired, 2);
+    /// ```
     #[inline]
     pub fn expired(&self, n: u64) {
         if n > 0 {
@@ -220,6 +276,13 @@ impl Counters {
         }
     }
     /// Adds up every slot.
+    ///
+    /// ```
+    /// let c = twat_cache_common::stats::Counters::default();
+    /// c.hit(); // this thread's slot
+    /// std::thread::scope(|s| { s.spawn(|| c.hit()); }); // another thread's
+    /// assert_eq!(c.snapshot().hits, 2);
+    /// ```
     pub fn snapshot(&self) -> Totals {
         let mut t = Totals::default();
         for s in self.slots.iter() {
@@ -232,6 +295,17 @@ impl Counters {
         t
     }
     /// Writes the totals into `stats`.
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats, stats::Counters};
+    /// let c = Counters::default();
+    /// c.hit();
+    /// c.miss();
+    /// c.insert();
+    /// let mut s = CacheStats::new("geo", Backend::Std);
+    /// c.fill(&mut s);
+    /// assert_eq!((s.hits, s.misses, s.inserts, s.evictions), (1, 1, 1, 0));
+    /// ```
     pub fn fill(&self, stats: &mut CacheStats) {
         let t = self.snapshot();
         stats.hits = t.hits;
@@ -243,6 +317,17 @@ impl Counters {
 }
 
 /// What kind of store problem [`StoreErrors::record`] is told about.
+///
+/// ```
+/// use twat_cache_common::{Backend, CacheStats, stats::{Problem, StoreErrors}};
+/// let errors = StoreErrors::default();
+/// errors.record(Problem::Read, "demo", "permission denied");
+/// errors.record(Problem::Other, "demo", "lock file refused"); // message only, not counted
+/// let mut s = CacheStats::new("demo", Backend::Files);
+/// errors.fill(&mut s);
+/// assert_eq!((s.write_errors, s.read_errors), (0, 1));
+/// assert_eq!(s.last_error.as_deref(), Some("lock file refused"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Problem {
@@ -286,6 +371,16 @@ impl StoreErrors {
     /// Counts a problem of `kind`, remembers `message`, and logs it: `log::warn!` the
     /// first time this kind happens (prefixed by `context`, e.g. `"twat-bcache: cache
     /// `geo`"`), `log::debug!` afterwards.
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats, stats::{Problem, StoreErrors}};
+    /// let errors = StoreErrors::default();
+    /// errors.record(Problem::Write, "twat-bcache: cache `geo`", format_args!("map full ({} pages)", 10));
+    /// let mut s = CacheStats::new("geo", Backend::Lmdb);
+    /// errors.fill(&mut s);
+    /// assert_eq!(s.write_errors, 1);
+    /// assert_eq!(s.last_error.as_deref(), Some("map full (10 pages)"));
+    /// ```
     pub fn record(&self, kind: Problem, context: &str, message: impl std::fmt::Display) {
         let message = message.to_string();
         let (slot, what) = match kind {
@@ -311,6 +406,13 @@ impl StoreErrors {
     }
 
     /// Writes the counts and the last message into `stats`.
+    ///
+    /// ```
+    /// use twat_cache_common::{Backend, CacheStats, stats::StoreErrors};
+    /// let mut s = CacheStats::new("geo", Backend::Files);
+    /// StoreErrors::default().fill(&mut s); // nothing went wrong
+    /// assert_eq!((s.write_errors, s.read_errors, s.last_error), (0, 0, None));
+    /// ```
     pub fn fill(&self, stats: &mut CacheStats) {
         stats.write_errors = self.writes.load(Relaxed);
         stats.read_errors = self.reads.load(Relaxed);

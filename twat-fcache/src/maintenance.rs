@@ -106,6 +106,22 @@ pub fn is_cache(folder: &Path) -> bool {
 /// What the folder holds: one [`FunctionSummary`] per namespace directory, with entry
 /// counts, bytes (file sizes) and the oldest and newest entry's creation time (read from
 /// each entry's header).
+///
+/// ```
+/// # #[cfg(feature = "files")] {
+/// use twat_fcache::{FileCache, maintenance};
+/// let root = tempfile::tempdir().unwrap();
+/// let build = |name: &str| FileCache::<u32, u32>::builder().cache_dir(root.path()).folder_name("doc").name(name).build().unwrap();
+/// let (b, a) = (build("b"), build("a"));
+/// a.insert(1, 10);
+/// a.insert(2, 20);
+/// b.insert(1, 10);
+/// let s = maintenance::summary(&root.path().join("doc")).unwrap();
+/// assert_eq!((s.kind.as_str(), s.entries, s.functions.len()), ("files", 3, 2));
+/// assert_eq!((s.functions[0].function.as_str(), s.functions[0].entries), ("a", 2));
+/// assert!(s.oldest_ms.is_some() && s.oldest_ms <= s.newest_ms);
+/// # }
+/// ```
 pub fn summary(folder: &Path) -> Result<FolderSummary, MaintenanceError> {
     let format = check_manifest(folder)?;
     imp::summary(folder, format)
@@ -115,6 +131,24 @@ pub fn summary(folder: &Path) -> Result<FolderSummary, MaintenanceError> {
 /// whose function name (a builder cache's `name`) is `function`. Namespace directories
 /// and their `namespace.json` stay (processes may be serving them). A function name that
 /// matches nothing removes nothing (`namespaces == 0`).
+///
+/// ```
+/// # #[cfg(feature = "files")] {
+/// use twat_fcache::{FileCache, maintenance};
+/// let root = tempfile::tempdir().unwrap();
+/// let build = |name: &str| FileCache::<u32, u32>::builder().cache_dir(root.path()).folder_name("doc").name(name).build().unwrap();
+/// let (a, b) = (build("a"), build("b"));
+/// a.insert(1, 10);
+/// b.insert(1, 10);
+/// let folder = root.path().join("doc");
+/// assert_eq!(maintenance::clear(&folder, Some("nobody")).unwrap().namespaces, 0);
+/// let r = maintenance::clear(&folder, Some("a")).unwrap();
+/// assert_eq!((r.namespaces, r.removed), (1, 1));
+/// assert_eq!((a.get(&1), b.get(&1)), (None, Some(10)));
+/// assert_eq!(maintenance::clear(&folder, None).unwrap().removed, 1); // everything left
+/// assert_eq!(b.get(&1), None);
+/// # }
+/// ```
 pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, MaintenanceError> {
     check_manifest(folder)?;
     imp::clear(folder, function)
@@ -122,6 +156,27 @@ pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, Maint
 
 /// Removes expired entries, orphaned entries and stale temporary files: see the
 /// [module docs](self).
+///
+/// ```
+/// # #[cfg(feature = "files")] {
+/// use std::time::{Duration, SystemTime};
+/// use twat_fcache::{FileCache, maintenance};
+/// let root = tempfile::tempdir().unwrap();
+/// let cache = FileCache::<u32, u32>::builder().cache_dir(root.path()).folder_name("doc").build().unwrap();
+/// cache.insert(1, 10);
+/// let folder = root.path().join("doc");
+/// // A write interrupted an hour ago, and one in flight now.
+/// let old = folder.join(".tmp-interrupted");
+/// std::fs::write(&old, b"partial").unwrap();
+/// std::fs::File::options().write(true).open(&old).unwrap()
+///     .set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+/// std::fs::write(folder.join(".tmp-inflight"), b"partial").unwrap();
+/// let r = maintenance::prune(&folder).unwrap();
+/// assert_eq!((r.temp_files, r.expired, r.orphaned, r.bytes_freed), (1, 0, 0, 7));
+/// assert!(!old.exists() && folder.join(".tmp-inflight").exists());
+/// assert_eq!(cache.get(&1), Some(10)); // live entries are kept
+/// # }
+/// ```
 pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
     check_manifest(folder)?;
     imp::prune(folder)
@@ -131,6 +186,26 @@ pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
 /// stored key hashes to the file's name and belongs to the namespace of its directory,
 /// and that a compressed payload decompresses. Removes the damaged ones. Payloads are not
 /// deserialized: their type is known only to the program that stored them.
+///
+/// ```
+/// # #[cfg(feature = "files")] {
+/// use twat_fcache::{FileCache, Inner, maintenance};
+/// let root = tempfile::tempdir().unwrap();
+/// let cache = FileCache::<u32, String>::builder().cache_dir(root.path()).folder_name("doc").build().unwrap();
+/// cache.insert(1, "one".into());
+/// cache.insert(2, "two".into());
+/// // Damage the entry of key 1: flip a bit of its checksum.
+/// let Inner::Files(store) = cache.inner() else { unreachable!() };
+/// let path = store.entry_path(&cache.stored_key(&1).unwrap());
+/// let mut bytes = std::fs::read(&path).unwrap();
+/// *bytes.last_mut().unwrap() ^= 1;
+/// std::fs::write(&path, bytes).unwrap();
+/// let r = maintenance::verify(&root.path().join("doc")).unwrap();
+/// assert_eq!((r.checked, r.ok, r.removed), (2, 1, 1));
+/// assert_eq!(r.damaged[0].reason, "checksum mismatch");
+/// assert!(!path.exists());
+/// # }
+/// ```
 pub fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
     check_manifest(folder)?;
     imp::verify(folder)
