@@ -201,12 +201,23 @@ fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
                     .unwrap_or(&dir)
                     .to_string_lossy()
                     .into_owned();
-                if let Some(ns) = std::fs::read_to_string(&est)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v["median"]["point_estimate"].as_f64())
+                let json = |name: &str| {
+                    std::fs::read_to_string(dir.join("new").join(name))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                };
+                // A bench that times a batch declares it as throughput (elements per
+                // iteration): the table shows time per element, i.e. per operation.
+                let per_iter = json("benchmark.json")
+                    .and_then(|b| b["throughput"]["Elements"].as_f64())
+                    .filter(|&n| n > 0.0)
+                    .unwrap_or(1.0);
+                if let Some(ns) =
+                    json("estimates.json").and_then(|v| v["median"]["point_estimate"].as_f64())
                 {
-                    out.entry(gname.clone()).or_default().push((id, ns));
+                    out.entry(gname.clone())
+                        .or_default()
+                        .push((id, ns / per_iter));
                 }
                 continue;
             }
