@@ -7,7 +7,8 @@
 //! environments stay open for the life of a process, and some scenarios drop privileges.
 //! Lines starting with `OBSERVED` are the fault report; `SKIPPED` says loudly what could
 //! not run on this machine and why. The scenarios twat-fcache shares are written once in
-//! `twat_cache_testkit::faults`; the ones below them are LMDB's own.
+//! `twat_cache_testkit::faults` and expanded by `fault_tests!` with LMDB's hooks; the
+//! tests written out here are LMDB's own.
 #![cfg(all(unix, feature = "lmdb"))]
 #![allow(missing_docs)]
 
@@ -31,39 +32,20 @@ fn open(dir: &Path, folder: &str) -> Cache {
     faults::open(dir, folder)
 }
 
-// ---------------------------------------------------------------- full disk
-
-#[test]
-fn full_disk_child() {
-    faults::full_disk_child::<Cache>(FullDisk {
-        file_size_limit: |dir| {
-            let size = fs::metadata(dir.join("full/data.mdb")).unwrap().len();
-            (size, format!("{size} bytes, the size of data.mdb"))
-        },
+twat_cache_testkit::fault_tests! {
+    cache: Cache,
+    full_disk: FullDisk {
+        file_size_limit: data_file_size,
         failed_writes: |_, s| assert!(s.write_errors > 0, "the failed writes are counted"),
-    });
+    },
+    read_only_while_mounted: |_| {},
+    after_permissions_child: another_process_opens_it,
 }
 
-#[test]
-fn full_disk() {
-    faults::full_disk();
-}
-
-// ---------------------------------------------------------------- read-only folder
-
-#[test]
-fn populate_child() {
-    faults::populate_child::<Cache>();
-}
-
-#[test]
-fn read_only_open_child() {
-    faults::read_only_open_child::<Cache>();
-}
-
-#[test]
-fn read_only_folder() {
-    faults::read_only_folder(|_| {});
+/// A full disk by `RLIMIT_FSIZE`: no file may grow past what `data.mdb` is now.
+fn data_file_size(dir: &Path) -> (u64, String) {
+    let size = fs::metadata(dir.join("full/data.mdb")).unwrap().len();
+    (size, format!("{size} bytes, the size of data.mdb"))
 }
 
 // ------------------------------------------------ permissions changed while open
@@ -119,17 +101,14 @@ fn permissions_child_new_process() {
     assert!(s.fallback_reason.is_some());
 }
 
-#[test]
-fn permissions_changed_while_open() {
-    // Then another process opens the folder made inaccessible.
-    faults::permissions_changed_while_open(|dir| {
-        let folder = dir.join("perm");
-        chmod(&folder, 0o000).unwrap();
-        let mut c = child("permissions_child_new_process", dir);
-        unprivileged(&mut c);
-        run(c, "another process, folder chmod 000");
-        chmod(&folder, 0o700).unwrap();
-    });
+/// After `permissions_child`: another process opens the folder made inaccessible.
+fn another_process_opens_it(dir: &Path) {
+    let folder = dir.join("perm");
+    chmod(&folder, 0o000).unwrap();
+    let mut c = child("permissions_child_new_process", dir);
+    unprivileged(&mut c);
+    run(c, "another process, folder chmod 000");
+    chmod(&folder, 0o700).unwrap();
 }
 
 // ------------------------------------------------ folder deleted while open
@@ -269,16 +248,4 @@ fn map_full_cannot_grow() {
     }
     let dir = tempfile::tempdir().unwrap();
     run(child("map_full_child", dir.path()), "map full");
-}
-
-// ------------------------------------------------ refused folders
-
-#[test]
-fn symlinked_folder_falls_back_to_memory() {
-    faults::symlinked_folder_falls_back_to_memory::<Cache>();
-}
-
-#[test]
-fn folder_owned_by_another_user_falls_back_to_memory() {
-    faults::folder_owned_by_another_user_falls_back_to_memory::<Cache>();
 }

@@ -3,10 +3,10 @@
 //! that must be refused (symlink, another user's). In every case the calls return the
 //! right values and the cache says what happened.
 //!
-//! Each function is one test (a parent, or a child started by one with
-//! [`child`](crate::child::child)); the test file calls it from a `#[test]` of the same
-//! name, with its cache type (`Tested<Vec<u8>>` from
-//! [`tested_cache!`](crate::tested_cache)) and, where the stores differ, a hook.
+//! Each function is one test (a parent, or a child started by one with [`child`]), run
+//! by a `#[test]` of the same name on the test file's cache type (`Tested<Vec<u8>>` from
+//! [`tested_cache!`](crate::tested_cache)) and, where the stores differ, with a hook of
+//! the store's: [`fault_tests!`](crate::fault_tests) expands them all.
 
 use std::fs;
 use std::path::Path;
@@ -338,4 +338,64 @@ pub fn folder_owned_by_another_user_falls_back_to_memory<C: PersistentCache<Vec<
         0,
         "nothing written there"
     );
+}
+
+/// Expands to the shared fault tests of a test file, under their usual names
+/// (`full_disk_child`, `full_disk`, `populate_child`, `read_only_open_child`,
+/// `read_only_folder`, `permissions_changed_while_open`,
+/// `symlinked_folder_falls_back_to_memory`,
+/// `folder_owned_by_another_user_falls_back_to_memory`), run on the given cache type
+/// (`Tested<Vec<u8>>` from [`tested_cache!`](crate::tested_cache)) with the store's
+/// hooks: the [`FullDisk`] of [`full_disk_child`], the `while_mounted` of
+/// [`read_only_folder`] and the `then` of [`permissions_changed_while_open`]. The file
+/// adds the child test `permissions_child`, which differs between the stores. The
+/// scenarios' assertions are in this module, so a failure points here.
+#[macro_export]
+macro_rules! fault_tests {
+    (
+        cache: $cache:ty,
+        full_disk: $full_disk:expr,
+        read_only_while_mounted: $while_mounted:expr,
+        after_permissions_child: $then:expr $(,)?
+    ) => {
+        #[test]
+        fn full_disk_child() {
+            $crate::faults::full_disk_child::<$cache>($full_disk);
+        }
+
+        #[test]
+        fn full_disk() {
+            $crate::faults::full_disk();
+        }
+
+        #[test]
+        fn populate_child() {
+            $crate::faults::populate_child::<$cache>();
+        }
+
+        #[test]
+        fn read_only_open_child() {
+            $crate::faults::read_only_open_child::<$cache>();
+        }
+
+        #[test]
+        fn read_only_folder() {
+            $crate::faults::read_only_folder($while_mounted);
+        }
+
+        #[test]
+        fn permissions_changed_while_open() {
+            $crate::faults::permissions_changed_while_open($then);
+        }
+
+        #[test]
+        fn symlinked_folder_falls_back_to_memory() {
+            $crate::faults::symlinked_folder_falls_back_to_memory::<$cache>();
+        }
+
+        #[test]
+        fn folder_owned_by_another_user_falls_back_to_memory() {
+            $crate::faults::folder_owned_by_another_user_falls_back_to_memory::<$cache>();
+        }
+    };
 }

@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod child;
+pub mod encrypt;
 #[cfg(unix)]
 pub mod faults;
 #[cfg(unix)]

@@ -6,15 +6,16 @@
 //! Scenarios that need an ordinary user (root ignores permission bits) or a file-size
 //! rlimit run in a child process (this binary again, in child mode). Lines starting with
 //! `OBSERVED` are the fault report; `SKIPPED` says loudly what could not run here and why.
-//! The scenarios twat-bcache shares are written once in `twat_cache_testkit::faults`;
-//! the ones below them are the file store's own.
+//! The scenarios twat-bcache shares are written once in `twat_cache_testkit::faults`
+//! and expanded by `fault_tests!` with the file store's hooks; the tests written out
+//! here are its own.
 #![cfg(all(unix, feature = "files"))]
 #![allow(missing_docs)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use twat_cache_testkit::cache::PersistentCache;
+use twat_cache_testkit::cache::{CacheStats, PersistentCache};
 use twat_cache_testkit::child::{as_child, in_child};
 use twat_cache_testkit::faults::{self, FullDisk, describe, exercise};
 use twat_cache_testkit::inject::{Tmpfs, chmod, permissions_bite};
@@ -49,43 +50,24 @@ fn parts_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-// ---------------------------------------------------------------- full disk
-
-#[test]
-fn full_disk_child() {
-    faults::full_disk_child::<Cache>(FullDisk {
+twat_cache_testkit::fault_tests! {
+    cache: Cache,
+    full_disk: FullDisk {
         file_size_limit: |_| (8 << 10, "8 KiB; entries are 16 KiB".into()),
-        failed_writes: |dir, s| {
-            assert_eq!(s.write_errors, 10, "every failed write is counted");
-            assert_eq!(
-                parts_below(&dir.join("full")),
-                Vec::<PathBuf>::new(),
-                "no temporary file left"
-            );
-        },
-    });
+        failed_writes: every_failed_write_counted,
+    },
+    read_only_while_mounted: read_only_while_running,
+    after_permissions_child: |_| {},
 }
 
-#[test]
-fn full_disk() {
-    faults::full_disk();
-}
-
-// ---------------------------------------------------------------- read-only folder
-
-#[test]
-fn populate_child() {
-    faults::populate_child::<Cache>();
-}
-
-#[test]
-fn read_only_open_child() {
-    faults::read_only_open_child::<Cache>();
-}
-
-#[test]
-fn read_only_folder() {
-    faults::read_only_folder(read_only_while_running);
+/// After ten writes failed on a full disk.
+fn every_failed_write_counted(dir: &Path, s: &CacheStats) {
+    assert_eq!(s.write_errors, 10, "every failed write is counted");
+    assert_eq!(
+        parts_below(&dir.join("full")),
+        Vec::<PathBuf>::new(),
+        "no temporary file left"
+    );
 }
 
 /// Made read-only while the cache runs (nothing is held open, so the remount works; done
@@ -168,11 +150,6 @@ fn permissions_child() {
     assert_eq!(c.stats().write_errors, before);
 }
 
-#[test]
-fn permissions_changed_while_open() {
-    faults::permissions_changed_while_open(|_| {});
-}
-
 // ------------------------------------------------ folder deleted while open
 
 #[test]
@@ -211,16 +188,4 @@ fn folder_deleted_while_open() {
         0,
         "a new cache sees the rewritten entries"
     );
-}
-
-// ------------------------------------------------ refused folders
-
-#[test]
-fn symlinked_folder_falls_back_to_memory() {
-    faults::symlinked_folder_falls_back_to_memory::<Cache>();
-}
-
-#[test]
-fn folder_owned_by_another_user_falls_back_to_memory() {
-    faults::folder_owned_by_another_user_falls_back_to_memory::<Cache>();
 }
