@@ -15,7 +15,7 @@ use twat_acache::{AsyncCache, AsyncCacheBuilder, Backend, Namespace, acache};
 use twat_cache_common::Entry;
 use twat_cache_common::entry::flags;
 use twat_cache_common::key::digest;
-// MARKER must never reach Redis when values are encrypted.
+// The testkit's MARKER must never reach Redis when values are encrypted.
 use twat_cache_testkit::encrypt::{KEY_A, KEY_B, MARKER, all_bytes, child_role, contains};
 
 fn value_of(k: u64) -> String {
