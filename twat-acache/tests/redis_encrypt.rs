@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,12 +15,8 @@ use twat_acache::{AsyncCache, AsyncCacheBuilder, Backend, Namespace, acache};
 use twat_cache_common::Entry;
 use twat_cache_common::entry::flags;
 use twat_cache_common::key::digest;
-
-const ROLE: &str = "TWAT_ACACHE_ENCRYPT_CHILD";
-const KEY_A: [u8; 32] = [0xa5; 32];
-const KEY_B: [u8; 32] = [0x5a; 32];
-/// A marker that must never reach Redis when values are encrypted.
-const MARKER: &str = "PLAINTEXT-MARKER-7f3e";
+// The testkit's MARKER must never reach Redis when values are encrypted.
+use twat_cache_testkit::encrypt::{KEY_A, KEY_B, MARKER, all_bytes, child_role, contains};
 
 fn value_of(k: u64) -> String {
     format!("{MARKER} value {k}")
@@ -68,10 +63,6 @@ fn all_values(server: &RedisServer) -> Vec<Vec<u8>> {
     keys.iter()
         .map(|k| redis::cmd("GET").arg(k).query(&mut raw).unwrap())
         .collect()
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// The cache deletes unusable entries in the background: wait (briefly) for it.
@@ -245,25 +236,18 @@ async fn shout(s: String) -> String {
 }
 
 fn run_child(role: &str, server: &RedisServer, key: &str) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env("TWAT_CACHE_KEY", key)
-        .env(twat_acache::REDIS_URL_VAR, server.url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "child {role} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let url = server.url();
+    twat_cache_testkit::encrypt::run_child(
+        role,
+        key,
+        &[(twat_acache::REDIS_URL_VAR, url.as_ref())],
     );
 }
 
 /// Not a test of its own: the body of child processes (does nothing when run normally).
 #[test]
 fn child_entry() {
-    let Ok(role) = std::env::var(ROLE) else {
+    let Some(role) = child_role() else {
         return;
     };
     let url = std::env::var(twat_acache::REDIS_URL_VAR).unwrap();
@@ -396,18 +380,10 @@ fn persistent_backend_encrypts(backend: &str, dir: &std::path::Path) {
         let b = build(KEY_B);
         assert_eq!(b.get(&1).await, None, "{backend}: another key misses");
     });
-    let mut bytes = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                bytes.extend(std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
-    assert!(!contains(&bytes, MARKER), "{backend}: plaintext on disk");
+    assert!(
+        !contains(&all_bytes(dir), MARKER),
+        "{backend}: plaintext on disk"
+    );
 }
 
 #[cfg(feature = "lmdb")]

@@ -1,96 +1,22 @@
-//! Fault-injection helpers shared by the `faults` and `lock` tests (the same file lives in
-//! twat-bcache/tests/support and twat-fcache/tests/support).
-//!
-//! - child processes: the test binary runs itself again, running one test in "child mode";
-//! - a small tmpfs (root with CAP_SYS_ADMIN), unmounted by a guard even on panic;
-//! - a file-size rlimit in a child (`RLIMIT_FSIZE`, `SIGXFSZ` ignored) where mounting is
-//!   not allowed;
-//! - an unprivileged child (`setuid` to nobody) where root would ignore permission bits.
+//! Faults from the environment (Unix): a small tmpfs (root with `CAP_SYS_ADMIN`),
+//! unmounted by a guard even on panic; a file-size rlimit in a child (`RLIMIT_FSIZE`,
+//! `SIGXFSZ` ignored) where mounting is not allowed; an unprivileged child (`setuid` to
+//! nobody) where root would ignore permission bits.
 //!
 //! `TWAT_FAULTS_NO_MOUNT=1` pretends mounting is not allowed, to exercise the fallbacks.
-#![allow(dead_code, missing_docs)]
 
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Write};
-
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-pub const CHILD_VAR: &str = "TWAT_FAULTS_CHILD";
-pub const DIR_VAR: &str = "TWAT_FAULTS_DIR";
+/// The uid and gid of `nobody`, which an unprivileged child runs as when we are root.
 pub const NOBODY: u32 = 65534;
 
-/// In a child started by [`child`] for `test`: the directory it works in.
-pub fn as_child(test: &str) -> Option<PathBuf> {
-    (std::env::var(CHILD_VAR).ok()? == test).then(|| PathBuf::from(std::env::var(DIR_VAR).unwrap()))
-}
-
-/// Whether this process is a child (then the parent-side tests do nothing).
-pub fn in_child() -> bool {
-    std::env::var_os(CHILD_VAR).is_some()
-}
-
-/// This test binary again, running only `test` in child mode, working in `dir`.
-pub fn child(test: &str, dir: &Path) -> Command {
-    let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_VAR, test)
-        .env(DIR_VAR, dir)
-        .stdin(Stdio::null());
-    c
-}
-
-/// Runs `cmd` to completion, echoes its output, and fails unless it succeeded.
-pub fn run(mut cmd: Command, what: &str) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot spawn: {e}"));
-    echo(what, &out);
-    assert!(out.status.success(), "{what} failed: {:?}", out.status);
-    out
-}
-
-pub fn echo(what: &str, out: &Output) {
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        // The harness prints "test name ... " before the test's own output, on one line.
-        if let Some(at) = ["OBSERVED", "SKIPPED", "panicked"]
-            .iter()
-            .filter_map(|w| line.find(w))
-            .min()
-        {
-            eprintln!("  [{what}] {}", &line[at..]);
-        }
-    }
-    if !out.status.success() {
-        eprintln!(
-            "--- {what} stdout ---\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        eprintln!(
-            "--- {what} stderr ---\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-/// Prints one line of the fault report (collected by the parent from the child's stdout).
-#[allow(unused_macros)]
-macro_rules! observed {
-    ($($t:tt)*) => {{
-        let line = format!($($t)*);
-        println!("OBSERVED {line}");
-    }};
-}
-
-/// Says loudly that a scenario could not run here, and why.
-pub fn skip(test: &str, why: &str) {
-    println!("SKIPPED {test}: {why}");
-    eprintln!("SKIPPED {test}: {why}");
-}
-
+/// Whether this process runs as root (effective uid 0).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -98,6 +24,7 @@ pub fn is_root() -> bool {
 
 /// A tmpfs mounted on a directory; unmounted (lazily, so open files cannot make it fail)
 /// when dropped, including while a test panics.
+#[derive(Debug)]
 pub struct Tmpfs {
     path: PathBuf,
 }
@@ -140,6 +67,7 @@ impl Tmpfs {
         })
     }
 
+    /// Where it is mounted.
     pub fn path(&self) -> &Path {
         &self.path
     }

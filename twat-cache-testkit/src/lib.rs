@@ -1,0 +1,29 @@
+//! Test support shared by the twat-cache test suites (not published).
+//!
+//! The persistent caches (twat-bcache on LMDB, twat-fcache on files) promise the same
+//! behaviour under the same faults, so their tests are the same scenarios: written here
+//! once, generic over the cache, and run by each crate's test files against the real
+//! thing (real folders in temp dirs, real child processes).
+//!
+//! - [`child`]: the test binary run again as a child for one test; `OBSERVED`/`SKIPPED`
+//!   reporting.
+//! - [`inject`] (Unix): faults from the environment: a small tmpfs, a file-size rlimit,
+//!   an unprivileged child, permission bits.
+//! - [`cache`]: the traits a scenario sees a cache through, and
+//!   [`tested_cache!`] to implement them for a crate's cache type.
+//! - [`lock`] (Unix): cross-process single-flight; [`lock_tests!`] expands them all.
+//! - [`faults`] (Unix): full disk, read-only and refused folders.
+//! - [`encrypt`]: encryption at rest, and the `TWAT_CACHE_KEY` child protocol.
+//!
+//! A scenario's assertions live here, so a failing test names a line of this crate;
+//! the test file names the scenario and the cache it runs on.
+
+pub mod cache;
+pub mod child;
+pub mod encrypt;
+#[cfg(unix)]
+pub mod faults;
+#[cfg(unix)]
+pub mod inject;
+#[cfg(unix)]
+pub mod lock;
