@@ -14,7 +14,7 @@ use twat_cache_common::codec;
 #[cfg(feature = "lmdb")]
 use twat_cache_common::key::digest;
 #[cfg(feature = "lmdb")]
-use twat_cache_common::lockfile::{Acquired, KeyLock, KeyLocks};
+use twat_cache_common::lockfile::{KeyLock, KeyLocks};
 use twat_cache_common::registry::{self, ManagedCache};
 #[cfg(feature = "lmdb")]
 use twat_cache_common::stats::Problem;
@@ -299,21 +299,7 @@ where
     #[cfg(feature = "lmdb")]
     fn claim(&self, sk: &[u8]) -> Option<KeyLock> {
         let locks = self.core.locks.as_ref()?;
-        match locks.lock(&digest(sk)) {
-            Ok(Acquired::Locked(held)) => Some(held),
-            Ok(Acquired::AlreadyHeld) => None,
-            Err(e) => {
-                self.core.errors.record(
-                    Problem::Other,
-                    &self.context(),
-                    format_args!(
-                        "cannot take the cross-process lock in {} ({e}); computing without it",
-                        locks.dir().display()
-                    ),
-                );
-                None
-            }
-        }
+        locks.claim(&digest(sk), &self.core.errors, &self.context())
     }
 
     #[cfg(feature = "lmdb")]

@@ -270,6 +270,48 @@ impl KeyLocks {
         }
     }
 
+    /// [`lock`](Self::lock) as a cache uses it for `lock = true`: the held lock, or `None`
+    /// when this thread already holds it or it cannot be taken. A failure is recorded in
+    /// `errors` (warned once per cache, shown in `stats().last_error`) and the caller
+    /// computes without the lock: a cache never fails a call.
+    ///
+    /// ```
+    /// use twat_cache_common::lockfile::KeyLocks;
+    /// use twat_cache_common::stats::StoreErrors;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let errors = StoreErrors::default();
+    /// let held = KeyLocks::new(dir.path()).claim(&[1; 16], &errors, "doc");
+    /// assert!(held.is_some());
+    /// let file = dir.path().join("a-file");
+    /// std::fs::write(&file, b"").unwrap();
+    /// assert!(KeyLocks::new(&file).claim(&[1; 16], &errors, "doc").is_none());
+    /// let mut stats = twat_cache_common::CacheStats::new("doc", twat_cache_common::Backend::Files);
+    /// errors.fill(&mut stats);
+    /// assert!(stats.last_error.unwrap().contains("computing without it"));
+    /// ```
+    pub fn claim(
+        &self,
+        digest: &[u8; 16],
+        errors: &crate::stats::StoreErrors,
+        context: &str,
+    ) -> Option<KeyLock> {
+        match self.lock(digest) {
+            Ok(Acquired::Locked(held)) => Some(held),
+            Ok(Acquired::AlreadyHeld) => None,
+            Err(e) => {
+                errors.record(
+                    crate::stats::Problem::Other,
+                    context,
+                    format_args!(
+                        "cannot take the cross-process lock in {} ({e}); computing without it",
+                        self.dir.display()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// Removes the lock files nobody holds (left by killed holders); returns how many.
     /// Files that are held are left alone, and nothing blocks.
     ///

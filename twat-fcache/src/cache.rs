@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 #[cfg(feature = "files")]
 use twat_cache_common::key::digest;
 #[cfg(feature = "files")]
-use twat_cache_common::lockfile::{Acquired, KeyLock, KeyLocks};
+use twat_cache_common::lockfile::{KeyLock, KeyLocks};
 use twat_cache_common::registry::{self, ManagedCache};
 #[cfg(feature = "files")]
 use twat_cache_common::stats::Problem;
@@ -545,21 +545,7 @@ where
     #[cfg(feature = "files")]
     fn claim(&self, sk: &[u8]) -> Option<KeyLock> {
         let locks = self.core.locks.as_ref()?;
-        match locks.lock(&digest(sk)) {
-            Ok(Acquired::Locked(held)) => Some(held),
-            Ok(Acquired::AlreadyHeld) => None,
-            Err(e) => {
-                self.core.errors.record(
-                    Problem::Other,
-                    &self.context(),
-                    format_args!(
-                        "cannot take the cross-process lock in {} ({e}); computing without it",
-                        locks.dir().display()
-                    ),
-                );
-                None
-            }
-        }
+        locks.claim(&digest(sk), &self.core.errors, &self.context())
     }
 }
 
