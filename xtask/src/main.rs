@@ -176,7 +176,57 @@ fn test() -> Result<(), String> {
 /// Every crate as crates.io would receive it: packaged (metadata, license files, readme)
 /// and built from the package alone, the workspace crates resolved against each other.
 fn package() -> Result<(), String> {
-    cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"])
+    // Verified in a target dir of its own: see `forget_packaged_sources`.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("publish-check");
+    forget_packaged_sources(&target);
+    // SAFETY: xtask is single-threaded; the variable is put back right after.
+    let before = std::env::var_os("CARGO_TARGET_DIR");
+    unsafe { std::env::set_var("CARGO_TARGET_DIR", &target) };
+    let result = cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"]);
+    match before {
+        Some(v) => unsafe { std::env::set_var("CARGO_TARGET_DIR", v) },
+        None => unsafe { std::env::remove_var("CARGO_TARGET_DIR") },
+    }
+    result
+}
+
+/// `cargo publish --workspace --dry-run` verifies each crate against the others through a
+/// temporary local registry: it unpacks them under `$CARGO_HOME/registry/src/-<hash>/` and
+/// compiles them like any registry crate. Registry crates are taken to be immutable, so
+/// with the version unchanged a second run would reuse the first run's sources and build
+/// artifacts (a method added since is "not found"). Those are removed first: our crates'
+/// unpacked sources in the unnamed local registries, and their artifacts in `target`
+/// (used only by this check, so third-party artifacts stay warm). crates.io's sources are
+/// not touched.
+fn forget_packaged_sources(target: &Path) {
+    let ours = |name: &std::ffi::OsStr| {
+        let name = name.to_string_lossy();
+        name.starts_with("twat-") || name.starts_with("twat_") || name.starts_with("libtwat_")
+    };
+    let remove_ours = |dir: &Path| {
+        for item in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if ours(&item.file_name()) {
+                let p = item.path();
+                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+            }
+        }
+    };
+    let _ = std::fs::remove_dir_all(target.join("package"));
+    for sub in [".fingerprint", "deps", "build", "incremental"] {
+        remove_ours(&target.join("debug").join(sub));
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    if let Some(src) = home.map(|h| h.join("registry").join("src")) {
+        for registry in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+            if registry.file_name().to_string_lossy().starts_with('-') {
+                remove_ours(&registry.path());
+            }
+        }
+    }
 }
 
 /// Reads criterion's estimates: group → (bench id → median ns).
