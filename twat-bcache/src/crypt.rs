@@ -18,15 +18,7 @@ pub(crate) fn cipher_for<K, V>(
     b: &LmdbCacheBuilder<K, V>,
     folder: &Path,
 ) -> Result<Option<Cipher>, String> {
-    use twat_cache_common::cipher::{EntryCipher, Plan};
-    match &b.plan {
-        Plan::Encrypt(source) => {
-            let key = source.key_for_folder(folder)?;
-            Ok(Some(EntryCipher::new(&key)))
-        }
-        Plan::Unusable(why) => Err(why.clone()),
-        Plan::Plain => Ok(None),
-    }
+    b.plan.cipher_for_folder(folder)
 }
 
 #[cfg(not(feature = "encrypt"))]

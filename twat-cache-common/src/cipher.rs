@@ -445,6 +445,28 @@ pub enum Plan {
     Unusable(String),
 }
 
+impl Plan {
+    /// The cipher for a store in `folder` (which exists; a passphrase needs its salt):
+    /// `Ok(None)` for plain entries, `Err` (why) when the cache must serve from memory
+    /// rather than store in clear what it was asked to encrypt.
+    ///
+    /// ```
+    /// use twat_cache_common::cipher::{CacheKey, KeySource, Plan};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert!(Plan::Plain.cipher_for_folder(dir.path()).unwrap().is_none());
+    /// let key = KeySource::Key(CacheKey::from_bytes([7; 32]));
+    /// assert!(Plan::Encrypt(key).cipher_for_folder(dir.path()).unwrap().is_some());
+    /// assert!(Plan::Unusable("bad key".into()).cipher_for_folder(dir.path()).is_err());
+    /// ```
+    pub fn cipher_for_folder(&self, folder: &Path) -> Result<Option<EntryCipher>, String> {
+        match self {
+            Plan::Plain => Ok(None),
+            Plan::Encrypt(source) => Ok(Some(EntryCipher::new(&source.key_for_folder(folder)?))),
+            Plan::Unusable(why) => Err(why.clone()),
+        }
+    }
+}
+
 /// Settles a builder's encryption: its explicit key source, else `TWAT_CACHE_KEY`. A
 /// malformed variable is an `Err` naming `TWAT_CACHE_KEY`, or with `lenient` a
 /// [`Plan::Unusable`] (so a decorated function keeps working, from memory, instead of

@@ -25,15 +25,7 @@ pub(crate) fn cipher_for(
     plan: Option<&Encryption>,
     folder: &Path,
 ) -> Result<Option<Cipher>, String> {
-    use twat_cache_common::cipher::{EntryCipher, Plan};
-    match plan {
-        Some(Plan::Encrypt(source)) => {
-            let key = source.key_for_folder(folder)?;
-            Ok(Some(EntryCipher::new(&key)))
-        }
-        Some(Plan::Unusable(why)) => Err(why.clone()),
-        Some(Plan::Plain) | None => Ok(None),
-    }
+    plan.map_or(Ok(None), |p| p.cipher_for_folder(folder))
 }
 
 #[cfg(not(feature = "encrypt"))]
