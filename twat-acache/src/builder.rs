@@ -39,7 +39,7 @@ pub(crate) struct Persist<K, V> {
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(cache.stats().name, "pages");
-/// assert_eq!(cache.stats().kind, "acache");
+/// assert_eq!(cache.stats().kind, "memory");
 /// assert!(AsyncCache::<u8, u8>::builder().maxsize(0).build().is_err());
 /// ```
 #[must_use = "a builder does nothing until `.build()`"]

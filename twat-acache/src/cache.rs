@@ -188,7 +188,7 @@ where
         let mut mb = MemoryCache::<K, V>::builder()
             .policy(b.policy)
             .name(name.clone())
-            .kind("acache")
+            .kind("memory")
             .single_flight(false)
             .register(false);
         if let Some(m) = b.maxsize {
@@ -521,7 +521,7 @@ where
     /// let cache = twat_acache::AsyncCache::<u8, u8>::builder().name("s").build().unwrap();
     /// futures_executor::block_on(cache.get(&1));
     /// let s = cache.stats();
-    /// assert_eq!((s.name.as_str(), s.kind.as_str(), s.misses), ("s", "acache", 1));
+    /// assert_eq!((s.name.as_str(), s.kind.as_str(), s.misses), ("s", "memory", 1));
     /// assert_eq!(s.fallback_reason, None);
     /// ```
     pub fn stats(&self) -> CacheStats {
@@ -704,7 +704,14 @@ where
             }
             _ => self.memory.stats(),
         };
-        s.kind = "acache".to_owned();
+        // The one vocabulary of kinds: the engine holding the entries.
+        s.kind = match &self.store {
+            #[cfg(feature = "redis")]
+            Store::Redis(_) => "redis".to_owned(),
+            #[cfg(any(feature = "lmdb", feature = "files"))]
+            Store::Blocking(_) => s.kind,
+            _ => "memory".to_owned(),
+        };
         s.backend = self.backend();
         if self.fallback_reason.is_some() {
             s.fallback_reason = self.fallback_reason.clone();

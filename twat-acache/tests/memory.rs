@@ -253,7 +253,7 @@ fn ttl_expires_and_stats_count() {
     assert!(
         twat_acache::stats_all()
             .iter()
-            .any(|s| s.name == "ttl-test" && s.kind == "acache")
+            .any(|s| s.name == "ttl-test" && s.kind == "memory")
     );
 }
 

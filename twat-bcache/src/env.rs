@@ -4,7 +4,7 @@
 //! folder shares one `Env`, opened here the first time a cache asks for the folder and kept
 //! open for the life of the process. This module also owns:
 //!
-//! - the folder's manifest (`twat-cache.json`) and the decision whether a folder is ours;
+//! - the folder's manifest (`twat-cache.lmdb.json`) and the decision whether a folder is ours;
 //! - wiping a folder that is ours but corrupt;
 //! - the resize gate: every transaction holds a read guard on an `RwLock`, and growing the
 //!   map (or adopting another process's growth) takes the write guard, so LMDB never remaps
@@ -27,7 +27,10 @@ use twat_cache_common::paths::{
     SALT_FILE, check_folder_is_safe, create_private_dir, make_private_file,
 };
 
-use crate::layout::{FORMAT_VERSION, KIND, MANIFEST};
+use twat_cache_common::maintenance::CacheKind;
+use twat_cache_common::manifest::{self, Manifest};
+
+use crate::layout::FORMAT_VERSION;
 
 /// The map size of a new environment unless `map_size` says otherwise. On Linux and macOS
 /// a map only reserves address space; Windows allocates the file to the map size, so it
@@ -66,6 +69,9 @@ pub struct SharedEnv {
     pub(crate) namespaces: Database<'static, Bytes, Bytes>,
     /// namespace hash (8) → entry count (8, LE) ‖ bytes (8, LE).
     pub(crate) counts: Database<'static, Bytes, Bytes>,
+    /// namespace hash ‖ digest → last read (ms, BE), for LRU: an entry's place in `order`
+    /// when it has one here, else its created time.
+    pub(crate) recency: Database<'static, Bytes, Bytes>,
     gate: RwLock<()>,
     path: PathBuf,
     dirty: AtomicBool,
@@ -326,16 +332,6 @@ pub fn open_with(
     Ok(shared)
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Manifest {
-    kind: String,
-    format: u32,
-    #[serde(default)]
-    engine: String,
-    #[serde(default)]
-    written_by: String,
-}
-
 /// Whether every file in `folder` is ours or a file cache's: by default `#[bcache]` and
 /// `#[fcache]` in one crate share a folder (named after the crate), so a folder that a file
 /// cache opened first must not be taken for someone else's.
@@ -347,15 +343,12 @@ fn only_our_files(folder: &Path) -> io::Result<bool> {
         let ours = name == DATA_FILE
             || name == LOCK_FILE
             || name == LOCK_DIR
-            || name == MANIFEST
-            || name.starts_with(".twat-cache.json.")
+            || manifest::is_manifest_file(&name)
             // The passphrase salt (feature `encrypt`) and its temporary files.
             || name == SALT_FILE
             || name.starts_with(".twat-cache.salt.");
-        // twat-fcache's manifest, its temporary files, and its namespace folders:
-        // 16 lowercase hex digits.
-        let file_cache = name.contains("fcache.manifest.json")
-            || name.starts_with(".tmp-")
+        // twat-fcache's temporary files, and its namespace folders: 16 lowercase hex digits.
+        let file_cache = name.starts_with(".tmp-")
             || (name.len() == 16
                 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
                 && item.file_type().is_ok_and(|t| t.is_dir()));
@@ -367,17 +360,8 @@ fn only_our_files(folder: &Path) -> io::Result<bool> {
 }
 
 fn write_manifest(folder: &Path) -> io::Result<()> {
-    let m = Manifest {
-        kind: KIND.into(),
-        format: FORMAT_VERSION,
-        engine: "lmdb".into(),
-        written_by: concat!("twat-bcache ", env!("CARGO_PKG_VERSION")).into(),
-    };
-    let text = serde_json::to_string_pretty(&m).map_err(io::Error::other)?;
-    let tmp = folder.join(format!(".{MANIFEST}.{}", std::process::id()));
-    fs::write(&tmp, text + "\n")?;
-    make_private_file(&tmp)?;
-    fs::rename(&tmp, folder.join(MANIFEST))
+    let who = concat!("twat-bcache ", env!("CARGO_PKG_VERSION"));
+    manifest::write(folder, &Manifest::new(CacheKind::Lmdb, FORMAT_VERSION, who))
 }
 
 /// Removes the LMDB files (the folder is ours and its data is unusable).
@@ -392,52 +376,40 @@ fn wipe(folder: &Path) -> io::Result<()> {
 }
 
 /// Checks (or writes) the manifest: refuses folders that belong to something else or to a
-/// newer format; wipes an older format.
+/// newer format. Format 1 (before the `recency` database and the shared manifest schema)
+/// has the same entries and order: it is adopted in place, its manifest rewritten.
 fn check_manifest(folder: &Path) -> Result<(), String> {
-    match fs::read_to_string(folder.join(MANIFEST)) {
-        Ok(text) => match serde_json::from_str::<Manifest>(&text) {
-            Ok(m) if m.kind != KIND => Err(format!(
-                "the folder holds a `{}` cache, not a bcache",
-                m.kind
-            )),
-            Ok(m) if m.format > FORMAT_VERSION => Err(format!(
-                "the folder uses bcache format {}, newer than this build's {FORMAT_VERSION}",
-                m.format
-            )),
-            Ok(m) if m.format < FORMAT_VERSION => {
-                log::info!(
-                    "twat-bcache: {} uses old format {}; wiping it",
-                    folder.display(),
-                    m.format
-                );
-                wipe(folder).map_err(|e| format!("cannot wipe an old-format folder: {e}"))?;
-                write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"))
-            }
-            Ok(_) => Ok(()),
-            Err(_) if only_our_files(folder).unwrap_or(false) => {
-                write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"))
-            }
-            Err(e) => Err(format!(
-                "its manifest is unreadable ({e}) and it holds other files"
-            )),
-        },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            match only_our_files(folder) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(
-                        "the folder holds files that are not a bcache's and has no manifest".into(),
-                    );
-                }
-                Err(e) => return Err(format!("cannot list the folder: {e}")),
-            }
-            write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"))
+    let rewrite = |_| write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"));
+    match manifest::read(folder, CacheKind::Lmdb) {
+        Ok(Some(m)) if m.format_version > FORMAT_VERSION => Err(format!(
+            "the folder uses lmdb format {}, newer than this build's {FORMAT_VERSION}",
+            m.format_version
+        )),
+        Ok(Some(m)) if m.format_version < FORMAT_VERSION => {
+            log::info!(
+                "twat-bcache: {} uses format {}; adopting it as format {FORMAT_VERSION}",
+                folder.display(),
+                m.format_version
+            );
+            rewrite(())
         }
-        Err(e) => Err(format!("cannot read the manifest: {e}")),
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => match only_our_files(folder) {
+            Ok(true) => rewrite(()),
+            Ok(false) => Err(
+                "the folder holds files that are not an lmdb cache's and has no manifest".into(),
+            ),
+            Err(e) => Err(format!("cannot list the folder: {e}")),
+        },
+        Err(why) if only_our_files(folder).unwrap_or(false) && !why.contains("names a") => {
+            rewrite(())
+        }
+        Err(why) => Err(why),
     }
 }
 
 type Dbs = (
+    Database<'static, Bytes, Bytes>,
     Database<'static, Bytes, Bytes>,
     Database<'static, Bytes, Bytes>,
     Database<'static, Bytes, Bytes>,
@@ -472,8 +444,10 @@ fn open_env(folder: &Path, map_size: usize) -> heed::Result<(Env, Dbs)> {
                 let order = dbo.create_database::<Bytes, Bytes>(wtxn, Some("order"))?;
                 let namespaces = dbo.create_database::<Bytes, Bytes>(wtxn, Some("namespaces"))?;
                 let counts = dbo.create_database::<Bytes, Bytes>(wtxn, Some("counts"))?;
+                // Added in place: folders written before it simply have it empty.
+                let recency = dbo.create_database::<Bytes, Bytes>(wtxn, Some("recency"))?;
                 Ok(CommitOrAbort::<_, ()>::Commit((
-                    entries, order, namespaces, counts,
+                    entries, order, namespaces, counts, recency,
                 )))
             })?
             .commit();
@@ -539,6 +513,7 @@ fn open_new(
         order: dbs.1,
         namespaces: dbs.2,
         counts: dbs.3,
+        recency: dbs.4,
         gate: RwLock::new(()),
         path: folder.to_path_buf(),
         dirty: AtomicBool::new(false),

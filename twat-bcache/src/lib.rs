@@ -45,7 +45,7 @@
 //!   `$TWAT_CACHE_DIR` or the platform cache directory + `twat_cache`, or
 //!   [`cache_dir`](LmdbCacheBuilder::cache_dir)), opened once per process and shared by
 //!   every cache and function using the folder. The folder holds `data.mdb`, `lock.mdb` and
-//!   a manifest `twat-cache.json` (`{"kind": "bcache", "format": 1, ...}`), and with
+//!   a manifest `twat-cache.lmdb.json` (`{"kind": "lmdb", "format_version": 2, ...}`), and with
 //!   `lock = true` a `locks/` folder. Folders are created 0700, files 0600.
 //! - Each cache owns a namespace (for `#[bcache]`: crate, module, function, `version` and a
 //!   hash of the function's tokens, so editing the body invalidates old results). Entries
@@ -157,22 +157,49 @@
 extern crate self as twat_bcache;
 
 mod builder;
-mod cache;
-#[cfg(feature = "lmdb")]
-mod crypt;
 #[cfg(feature = "lmdb")]
 mod env;
 pub mod maintenance;
 #[cfg(feature = "lmdb")]
 mod store;
+#[cfg(not(feature = "lmdb"))]
+mod unavailable;
 
 pub use builder::LmdbCacheBuilder;
-pub use cache::{Inner, LmdbCache, NO_LMDB_FEATURE};
 /// The heed crate this build uses, for direct access through [`LmdbCache::inner`].
 #[cfg(feature = "lmdb")]
 pub use heed;
 #[cfg(feature = "lmdb")]
 pub use store::LmdbStore;
+#[cfg(not(feature = "lmdb"))]
+pub use unavailable::LmdbStore;
+
+/// Why a cache built without the `lmdb` feature serves from memory.
+pub const NO_LMDB_FEATURE: &str = "built without the `lmdb` feature";
+
+/// A persistent cache in an LMDB environment, shared by every thread and every process
+/// that uses the same folder: the one persistent cache of `twat-cache-store` over
+/// [`LmdbStore`]. Falls back to a memory cache when LMDB is compiled out (feature `lmdb`)
+/// or cannot open the folder. Cloning is cheap and shares the cache.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use twat_bcache::LmdbCache;
+/// let dir = tempfile::tempdir()?;
+/// let cache = LmdbCache::<String, usize>::builder().cache_dir(dir.path()).build()?;
+/// let len = cache.get_or_insert_with("hello".to_string(), || "hello".len());
+/// assert_eq!(len, 5);
+/// assert_eq!(cache.get("hello"), Some(5));          // String keys are found by &str
+/// assert_eq!(cache.stats().misses, 1);
+/// assert!(cache.remove("hello"));
+/// assert!(cache.is_empty());
+/// # Ok(()) }
+/// ```
+pub type LmdbCache<K, V> = twat_cache_store::PersistentCache<LmdbStore, K, V>;
+
+/// The store a [`LmdbCache`] is served from, for direct access: see
+/// [`LmdbCache::inner`](twat_cache_store::PersistentCache::inner).
+pub type Inner<'a, K, V> = twat_cache_store::Inner<'a, LmdbStore, K, V>;
 pub use twat_cache_common::{
     Backend, CacheError, CacheStats, ConfigError, Namespace, Policy, clear_all, get_cache_path,
     stats_all,
@@ -181,14 +208,16 @@ pub use twat_cache_macros::bcache;
 
 /// Facts about the on-disk layout, for tools such as the `twat-cache` CLI.
 pub mod layout {
-    /// The manifest's file name inside a cache folder.
-    pub const MANIFEST: &str = "twat-cache.json";
-    /// The `kind` the manifest names.
-    pub const KIND: &str = "bcache";
-    /// The folder format version written in the manifest.
-    pub const FORMAT_VERSION: u32 = 1;
-    /// Named LMDB databases: entries, oldest-first index, namespace names, counts.
-    pub const DATABASES: [&str; 4] = ["entries", "order", "namespaces", "counts"];
+    /// The manifest's file name inside a cache folder (see
+    /// `twat_cache_common::manifest`).
+    pub const MANIFEST: &str = "twat-cache.lmdb.json";
+    /// The `kind` the manifest and `stats().kind` name.
+    pub const KIND: &str = "lmdb";
+    /// The folder format version written in the manifest. 2 added the `recency`
+    /// database (LRU) and the shared manifest schema; format 1 folders are adopted in place.
+    pub const FORMAT_VERSION: u32 = 2;
+    /// Named LMDB databases: entries, eviction order, namespace names, counts, reads (LRU).
+    pub const DATABASES: [&str; 5] = ["entries", "order", "namespaces", "counts", "recency"];
 }
 
 /// Used by the code `#[bcache]` generates. Not a public API.

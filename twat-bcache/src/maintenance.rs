@@ -3,7 +3,7 @@
 //! [`verify`].
 //!
 //! Every function takes the cache folder (`<root>/<folder_name>`), checks its manifest
-//! (`twat-cache.json` naming kind `bcache`) before touching anything, and refuses folders
+//! (`twat-cache.lmdb.json` naming kind `lmdb`, or the `twat-cache.json` of older versions) before touching anything, and refuses folders
 //! without one ([`MaintenanceError::NotACache`]; a missing folder is
 //! [`MaintenanceError::NotFound`]). They are safe while other threads and processes use the
 //! cache:
@@ -24,7 +24,7 @@
 //! - **orphaned**: `order` index records whose entry is gone or was replaced, and entries
 //!   that have no `order` record (the oldest-first eviction could never reach them);
 //! - **temp files**: manifest files half-written by an interrupted process
-//!   (`.twat-cache.json.<pid>`), once they are ten minutes old
+//!   (`.twat-cache.lmdb.json.<pid>`), once they are ten minutes old
 //!   ([`TEMP_MIN_AGE`](twat_cache_common::maintenance::TEMP_MIN_AGE));
 //!
 //! and it rewrites **counts** records that disagree with the entries (`repaired`).
@@ -62,9 +62,9 @@ pub use twat_cache_common::maintenance::{
     ClearReport, FolderSummary, FunctionSummary, MaintenanceError, PruneReport, VerifyReport,
 };
 
-use crate::layout::{FORMAT_VERSION, KIND, MANIFEST};
+use crate::layout::{FORMAT_VERSION, MANIFEST};
 
-/// Checks that `folder` holds a bcache manifest this build reads; returns its format
+/// Checks that `folder` holds an lmdb manifest this build reads; returns its format
 /// version.
 fn check_manifest(folder: &Path) -> Result<u32, MaintenanceError> {
     check_dir(folder, CacheKind::Lmdb)?;
@@ -73,37 +73,21 @@ fn check_manifest(folder: &Path) -> Result<u32, MaintenanceError> {
         kind: CacheKind::Lmdb,
         reason,
     };
-    let path = folder.join(MANIFEST);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(not_ours(format!("it has no manifest `{MANIFEST}`")));
-        }
-        Err(e) => return Err(MaintenanceError::io("cannot read", path, e)),
+    let m = match twat_cache_common::manifest::read(folder, CacheKind::Lmdb) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(not_ours(format!("it has no manifest `{MANIFEST}`"))),
+        Err(why) => return Err(not_ours(why)),
     };
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        kind: String,
-        format: u32,
-    }
-    let m: Manifest = serde_json::from_str(&text)
-        .map_err(|e| not_ours(format!("its manifest `{MANIFEST}` does not parse: {e}")))?;
-    if m.kind != KIND {
-        return Err(not_ours(format!(
-            "its manifest names a `{}` cache, not a `{KIND}`",
-            m.kind
-        )));
-    }
-    if m.format > FORMAT_VERSION {
+    if m.format_version > FORMAT_VERSION {
         return Err(MaintenanceError::Unsupported {
             path: folder.to_path_buf(),
             reason: format!(
-                "bcache format {} is newer than this build's {FORMAT_VERSION}",
-                m.format
+                "lmdb format {} is newer than this build's {FORMAT_VERSION}",
+                m.format_version
             ),
         });
     }
-    Ok(m.format)
+    Ok(m.format_version)
 }
 
 /// Whether `folder` holds an LMDB cache this build reads (its manifest names kind
@@ -188,14 +172,14 @@ pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, Maint
 /// cache.insert(1, 10);
 /// let folder = root.path().join("doc");
 /// // A manifest half-written by a process that died an hour ago, and one being written now.
-/// let old = folder.join(".twat-cache.json.4242");
+/// let old = folder.join(".twat-cache.lmdb.json.4242");
 /// std::fs::write(&old, b"{")?;
 /// std::fs::File::options().write(true).open(&old)?
 ///     .set_modified(SystemTime::now() - Duration::from_secs(3600))?;
-/// std::fs::write(folder.join(".twat-cache.json.4343"), b"{")?;
+/// std::fs::write(folder.join(".twat-cache.lmdb.json.4343"), b"{")?;
 /// let r = maintenance::prune(&folder)?;
 /// assert_eq!((r.temp_files, r.expired, r.orphaned, r.bytes_freed), (1, 0, 0, 1));
-/// assert!(!old.exists() && folder.join(".twat-cache.json.4343").exists());
+/// assert!(!old.exists() && folder.join(".twat-cache.lmdb.json.4343").exists());
 /// assert_eq!(cache.get(&1), Some(10)); // live entries are kept
 /// # }
 /// # Ok(()) }
@@ -233,7 +217,7 @@ pub fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
     imp::verify(folder)
 }
 
-/// Removes `.twat-cache.json.<pid>` files older than `TEMP_MIN_AGE`.
+/// Removes `.twat-cache.lmdb.json.<pid>` files older than `TEMP_MIN_AGE`.
 fn prune_temp_files(folder: &Path, report: &mut PruneReport) -> Result<(), MaintenanceError> {
     use twat_cache_common::maintenance::is_stale_temp;
     let prefix = format!(".{MANIFEST}.");

@@ -18,22 +18,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use heed::{MdbError, RoTxn, RwTxn};
-use serde::de::DeserializeOwned;
 use twat_cache_common::clock::unix_millis;
 use twat_cache_common::entry::flags;
 use twat_cache_common::key::digest;
-use twat_cache_common::{Entry, Namespace, codec};
+use twat_cache_common::{Backend, CacheError, Entry, Namespace, Policy, codec};
+use twat_cache_store::{Cipher, Digest, Found, Payload, Store, Stored};
 
-use crate::crypt::Cipher;
 use crate::env::SharedEnv;
 
 /// Deletes per write transaction when sweeping or clearing: one huge delete transaction
 /// copies every page it touches and can double the file.
 pub const BATCH: usize = 1000;
 
-/// What a lookup found.
+/// What a lookup found, before the unusable entries are deleted.
 #[derive(Debug)]
-pub(crate) enum Lookup<V> {
+enum Lookup<V> {
     Hit(V),
     Miss,
     /// Present but expired (to be deleted).
@@ -66,7 +65,7 @@ fn checksum(bytes: &[u8]) -> u64 {
 /// let dir = tempfile::tempdir()?;
 /// let cache = LmdbCache::<u32, String>::builder().cache_dir(dir.path()).name("doc").build()?;
 /// cache.insert(1, "one".into());
-/// if let Inner::Lmdb(store) = cache.inner() {
+/// if let Inner::Store(store) = cache.inner() {
 ///     assert_eq!(store.len(), 1);
 ///     assert_eq!(store.namespace().id(), "doc");
 ///     assert!(store.path().ends_with("default"));
@@ -83,6 +82,8 @@ pub struct LmdbStore {
     maxsize: Option<u64>,
     max_bytes: Option<u64>,
     durable: bool,
+    /// LRU: reads move entries to the young end of `order` (in batches, see [`Store::touch`]).
+    policy: Policy,
     /// Seals every entry written and opens every entry read (feature `encrypt`).
     cipher: Option<Cipher>,
 }
@@ -115,19 +116,59 @@ impl Counts {
 
 /// The result of a put: how many entries were evicted to make room.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct PutOutcome {
-    pub evicted: u64,
-    pub expired: u64,
+struct PutOutcome {
+    evicted: u64,
+    expired: u64,
+    /// The map or the disk was full: `evicted` includes what went to make room.
+    full: bool,
+}
+
+/// A full map or a full disk: both are reasons to evict and try again.
+fn is_full(e: &heed::Error) -> bool {
+    match e {
+        heed::Error::Mdb(MdbError::MapFull) => true,
+        heed::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::QuotaExceeded
+                | std::io::ErrorKind::FileTooLarge
+        ),
+        _ => false,
+    }
 }
 
 impl LmdbStore {
-    pub(crate) fn new(
+    /// Opens this cache's namespace in the folder's shared environment (created when
+    /// missing); the error says why the folder cannot serve, for the fallback warning.
+    pub(crate) fn open(
+        o: &twat_cache_store::Opening<'_>,
+        durable: bool,
+        map_size: Option<usize>,
+        max_map_size: Option<usize>,
+    ) -> Result<Self, String> {
+        let shared = crate::env::open_with(o.folder, map_size, max_map_size)?;
+        let cipher = o.cipher()?;
+        Ok(LmdbStore::new(
+            shared,
+            o.namespace.clone(),
+            o.ttl,
+            o.maxsize,
+            o.max_bytes,
+            durable,
+            o.policy,
+            cipher,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
         shared: Arc<SharedEnv>,
         ns: Namespace,
         ttl: Option<Duration>,
         maxsize: Option<u64>,
         max_bytes: Option<u64>,
         durable: bool,
+        policy: Policy,
         cipher: Option<Cipher>,
     ) -> Self {
         let prefix = ns.hash().to_be_bytes();
@@ -139,16 +180,16 @@ impl LmdbStore {
             maxsize,
             max_bytes,
             durable,
+            policy,
             cipher,
         };
         store.record_namespace();
         store
     }
 
-    /// Why the open environment no longer serves its folder (deleted or replaced while
-    /// open), if it happened.
-    pub(crate) fn orphaned(&self) -> Option<&str> {
-        self.shared.orphaned()
+    /// Whether every commit is synced to disk.
+    pub fn durable(&self) -> bool {
+        self.durable
     }
 
     /// The heed environment (shared by every cache on this folder).
@@ -256,6 +297,50 @@ impl LmdbStore {
         k
     }
 
+    /// Where `dk` sits in `order`: its last recorded read (LRU), else its created time.
+    fn order_time(&self, txn: &RoTxn<'_>, dk: &DbKey, created: u64) -> heed::Result<u64> {
+        Ok(self
+            .shared
+            .recency
+            .get(txn, dk)?
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(created, u64::from_be_bytes))
+    }
+
+    /// Moves the entries read (`touched`) to the young end of `order`.
+    fn touch_in(&self, txn: &mut RwTxn<'_>, touched: &[Digest]) -> heed::Result<()> {
+        if self.policy != Policy::Lru || touched.is_empty() {
+            return Ok(());
+        }
+        let now = unix_millis();
+        let mut seen = std::collections::HashSet::with_capacity(touched.len());
+        for d in touched {
+            if !seen.insert(*d) {
+                continue;
+            }
+            let mut dk = [0u8; 24];
+            dk[..8].copy_from_slice(&self.prefix);
+            dk[8..].copy_from_slice(d);
+            let Some(created) = self
+                .shared
+                .entries
+                .get(txn, &dk)?
+                .and_then(|b| Entry::decode_header(b).ok())
+                .map(|e| e.created_ms)
+            else {
+                continue; // gone since it was read
+            };
+            let old = self.order_time(txn, &dk, created)?;
+            if old >= now {
+                continue;
+            }
+            self.shared.order.delete(txn, &self.order_key(old, &dk))?;
+            self.shared.order.put(txn, &self.order_key(now, &dk), &[])?;
+            self.shared.recency.put(txn, &dk, &now.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Counts from the `counts` db, or recomputed by a scan when missing or damaged.
     fn load_counts(&self, txn: &RoTxn<'_>) -> heed::Result<Counts> {
         if let Some(c) = self
@@ -279,9 +364,15 @@ impl LmdbStore {
         self.shared.counts.put(txn, &self.prefix, &c.encode())
     }
 
-    /// Looks `stored_key` up and decodes its value.
-    pub(crate) fn lookup<V: DeserializeOwned>(&self, stored_key: &[u8]) -> Lookup<V> {
+    /// Looks `stored_key` up and decodes its value with `decode` (inside the read
+    /// transaction: the payload is borrowed from the map, never copied).
+    fn raw_lookup<T>(
+        &self,
+        stored_key: &[u8],
+        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+    ) -> Lookup<T> {
         let dk = self.db_key(stored_key);
+        let mut decode = Some(decode);
         let r = self.shared.read(|txn| {
             let Some(bytes) = self.shared.entries.get(txn, &dk)? else {
                 return Ok(Lookup::Miss);
@@ -293,10 +384,10 @@ impl LmdbStore {
                 Ok(e) if e.expires_ms != 0 && e.is_expired(unix_millis()) => Lookup::Expired,
                 Ok(e) => match self.plaintext(&e) {
                     Err(why) => Lookup::Corrupt(why, Some(checksum(bytes))),
-                    Ok(p) => match codec::decode::<V>(&p) {
-                        Ok(v) => Lookup::Hit(v),
-                        Err(why) => Lookup::Corrupt(
-                            format!("value does not decode: {why}"),
+                    Ok(p) => match decode.take().and_then(|d| d(Payload::Serialized(&p))) {
+                        Some(v) => Lookup::Hit(v),
+                        None => Lookup::Corrupt(
+                            "value does not decode as the cached type".to_owned(),
                             Some(checksum(bytes)),
                         ),
                     },
@@ -312,7 +403,7 @@ impl LmdbStore {
     /// Deletes the entry under `stored_key` if it is still unusable (expired, damaged, or
     /// the very entry whose checksum is `seen`, found intact but unusable): another process
     /// may have stored a fresh one since we looked.
-    pub(crate) fn delete_unusable(&self, stored_key: &[u8], seen: Option<u64>) {
+    fn delete_unusable(&self, stored_key: &[u8], seen: Option<u64>) {
         let dk = self.db_key(stored_key);
         let r = self.shared.write(self.durable, |txn| {
             let now = unix_millis();
@@ -344,12 +435,12 @@ impl LmdbStore {
         len: usize,
     ) -> heed::Result<()> {
         let mut c = self.load_counts(txn)?;
-        self.shared.entries.delete(txn, dk)?;
         if let Some(created) = created {
-            self.shared
-                .order
-                .delete(txn, &self.order_key(created, dk))?;
+            let t = self.order_time(txn, dk, created)?;
+            self.shared.order.delete(txn, &self.order_key(t, dk))?;
         }
+        self.shared.entries.delete(txn, dk)?;
+        self.shared.recency.delete(txn, dk)?;
         c.remove(len);
         self.store_counts(txn, c)
     }
@@ -357,7 +448,12 @@ impl LmdbStore {
     /// Stores `payload` (an encoded value) under `stored_key`, then evicts oldest entries
     /// beyond `maxsize` / `max_bytes`. On a full map that cannot grow, evicts a batch of the
     /// oldest entries and tries once more.
-    pub(crate) fn put(&self, stored_key: &[u8], payload: &[u8]) -> heed::Result<PutOutcome> {
+    fn put_payload(
+        &self,
+        stored_key: &[u8],
+        payload: &[u8],
+        touched: &[Digest],
+    ) -> heed::Result<PutOutcome> {
         let now = unix_millis();
         let expires = match self.ttl {
             Some(t) => now
@@ -412,13 +508,13 @@ impl LmdbStore {
                     .map(|b| (b.len(), Entry::decode_header(b).ok().map(|e| e.created_ms)));
                 if let Some((len, created)) = old {
                     if let Some(created) = created {
-                        store
-                            .shared
-                            .order
-                            .delete(txn, &store.order_key(created, &dk))?;
+                        let t = store.order_time(txn, &dk, created)?;
+                        store.shared.order.delete(txn, &store.order_key(t, &dk))?;
                     }
+                    store.shared.recency.delete(txn, &dk)?;
                     c.remove(len);
                 }
+                store.touch_in(txn, touched)?;
                 store.shared.entries.put(txn, &dk, &value)?;
                 store.shared.order.put(txn, &ok, &[])?;
                 c.entries += 1;
@@ -429,14 +525,14 @@ impl LmdbStore {
             })
         };
         match attempt(self) {
-            Err(heed::Error::Mdb(MdbError::MapFull)) => {
+            Err(e) if is_full(&e) => {
                 log::debug!(
-                    "twat-bcache: LMDB map of {} is full; evicting the oldest entries",
+                    "twat-bcache: {} is full ({e}); evicting the oldest entries",
                     self.path().display()
                 );
                 let freed = self.evict_oldest(BATCH as u64);
                 let mut r = attempt(self);
-                if freed > 0 && matches!(r, Err(heed::Error::Mdb(MdbError::MapFull))) {
+                if freed > 0 && matches!(&r, Err(e) if is_full(e)) {
                     // LMDB reuses the pages a transaction freed only once a later
                     // transaction has committed (the previous snapshot stays intact), so
                     // the retry right after the eviction may not see them: commit a small
@@ -449,6 +545,7 @@ impl LmdbStore {
                 }
                 r.map(|mut o| {
                     o.evicted += freed;
+                    o.full = true;
                     o
                 })
             }
@@ -512,11 +609,16 @@ impl LmdbStore {
                     let h = Entry::decode_header(b).ok();
                     (b.len(), h.map(|e| (e.created_ms, e.is_expired(now))))
                 });
+                let placed = match found {
+                    Some((_, Some((c2, _)))) => Some(self.order_time(txn, &dk, c2)?),
+                    _ => None,
+                };
                 match found {
-                    // A stale order key: the entry was replaced by a newer one.
-                    Some((_, Some((c2, _)))) if c2 != created => {}
+                    // A stale order key: the entry was replaced, or read since.
+                    Some((_, Some(_))) if placed != Some(created) => {}
                     Some((len, h)) => {
                         self.shared.entries.delete(txn, &dk)?;
+                        self.shared.recency.delete(txn, &dk)?;
                         c.remove(len);
                         if h.is_some_and(|(_, expired)| expired) {
                             out.expired += 1;
@@ -546,6 +648,7 @@ impl LmdbStore {
                 maxsize: Some(target.min(saved.unwrap_or(u64::MAX))),
                 max_bytes: None,
                 durable: self.durable,
+                policy: self.policy,
                 cipher: None, // evicts only: never seals or opens
             };
             let out = me.evict_in(txn, &mut c, &[0xff; 24], n as usize)?;
@@ -556,7 +659,7 @@ impl LmdbStore {
     }
 
     /// Removes the entry for `stored_key`; true if there was one.
-    pub(crate) fn remove(&self, stored_key: &[u8]) -> bool {
+    fn remove_key(&self, stored_key: &[u8]) -> bool {
         let dk = self.db_key(stored_key);
         let r = self.shared.write(self.durable, |txn| {
             let Some(bytes) = self.shared.entries.get(txn, &dk)? else {
@@ -578,7 +681,7 @@ impl LmdbStore {
 
     /// Deletes every entry of this namespace, in write transactions of at most [`BATCH`]
     /// deletes each.
-    pub(crate) fn clear(&self) {
+    fn clear_all(&self) {
         loop {
             let r = self.shared.write(self.durable, |txn| {
                 let mut c = self.load_counts(txn)?;
@@ -598,10 +701,21 @@ impl LmdbStore {
                     .filter_map(|r| r.ok())
                     .map(|(k, _)| k.to_vec())
                     .collect();
-                let more = !keys.is_empty() || !okeys.is_empty();
+                let rkeys: Vec<Vec<u8>> = self
+                    .shared
+                    .recency
+                    .prefix_iter(txn, &self.prefix)?
+                    .take(BATCH / 2)
+                    .filter_map(|r| r.ok())
+                    .map(|(k, _)| k.to_vec())
+                    .collect();
+                let more = !keys.is_empty() || !okeys.is_empty() || !rkeys.is_empty();
                 for (k, len) in &keys {
                     self.shared.entries.delete(txn, k)?;
                     c.remove(*len);
+                }
+                for k in &rkeys {
+                    self.shared.recency.delete(txn, k)?;
                 }
                 for k in &okeys {
                     self.shared.order.delete(txn, k)?;
@@ -626,7 +740,7 @@ impl LmdbStore {
     /// Deletes expired entries of this namespace; returns how many. Scans the oldest-first
     /// index in a read transaction, then deletes in write transactions of at most
     /// [`BATCH`] deletes, re-checking each entry (another process may have refreshed it).
-    pub(crate) fn sweep_expired(&self) -> u64 {
+    fn sweep(&self) -> u64 {
         self.shared.clear_stale_readers();
         let Some(ttl) = self.ttl else { return 0 };
         let ttl_ms = ttl.as_millis().min(u64::MAX as u128) as u64;
@@ -646,10 +760,18 @@ impl LmdbStore {
                     None => out.push((okey, false)), // dangling index key
                     Some(b) => match Entry::decode_header(b) {
                         Err(_) => out.push((okey, true)),
-                        Ok(e) if e.created_ms != created => out.push((okey, false)),
+                        Ok(e) if self.order_time(txn, &dk, e.created_ms)? != created => {
+                            out.push((okey, false))
+                        }
                         Ok(e) if e.is_expired(now) => out.push((okey, true)),
-                        // Everything after this one is newer: not expired under our ttl.
-                        Ok(e) if e.created_ms.saturating_add(ttl_ms) > now => break,
+                        // FIFO: everything after this one is newer, so not expired under
+                        // our ttl. (LRU orders by reads: keep scanning.)
+                        Ok(e)
+                            if self.policy == Policy::Fifo
+                                && e.created_ms.saturating_add(ttl_ms) > now =>
+                        {
+                            break;
+                        }
                         Ok(_) => {}
                     },
                 }
@@ -672,28 +794,36 @@ impl LmdbStore {
                     dk[..8].copy_from_slice(&self.prefix);
                     dk[8..].copy_from_slice(&okey[16..]);
                     if *with_entry {
-                        let still = self.shared.entries.get(txn, &dk)?.and_then(|b| {
-                            match Entry::decode_header(b) {
+                        let still = match self.shared.entries.get(txn, &dk)? {
+                            None => None,
+                            Some(b) => match Entry::decode_header(b) {
                                 Err(_) => Some(b.len()),
-                                Ok(e) if e.created_ms == created && e.is_expired(now) => {
+                                Ok(e)
+                                    if e.is_expired(now)
+                                        && self.order_time(txn, &dk, e.created_ms)? == created =>
+                                {
                                     Some(b.len())
                                 }
                                 Ok(_) => None,
-                            }
-                        });
+                            },
+                        };
                         if let Some(len) = still {
                             self.shared.entries.delete(txn, &dk)?;
+                            self.shared.recency.delete(txn, &dk)?;
                             c.remove(len);
                             n += 1;
                         }
                     }
-                    // The index key of an entry that is gone or replaced.
-                    let live = self
+                    // The index key of an entry that is gone, replaced, or read since.
+                    let header = self
                         .shared
                         .entries
                         .get(txn, &dk)?
-                        .and_then(|b| Entry::decode_header(b).ok())
-                        .is_some_and(|e| e.created_ms == created);
+                        .and_then(|b| Entry::decode_header(b).ok());
+                    let live = match header {
+                        Some(e) => self.order_time(txn, &dk, e.created_ms)? == created,
+                        None => false,
+                    };
                     if !live {
                         self.shared.order.delete(txn, okey)?;
                     }
@@ -707,5 +837,113 @@ impl LmdbStore {
             }
         }
         removed
+    }
+}
+
+impl Store for LmdbStore {
+    type Builder<K, V> = crate::LmdbCacheBuilder<K, V>;
+    const BACKEND: Backend = Backend::Lmdb;
+    const POLICIES: &'static [Policy] = &[Policy::Lru, Policy::Fifo];
+    // A disk sweep scans an index: not more than once a second.
+    const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+    fn lookup<T>(
+        &self,
+        stored_key: &[u8],
+        _bytes_value: bool,
+        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+    ) -> Found<T> {
+        match self.raw_lookup(stored_key, decode) {
+            Lookup::Hit(v) => Found::Hit(v),
+            Lookup::Miss => Found::Miss,
+            Lookup::Expired => {
+                self.delete_unusable(stored_key, None);
+                Found::Expired
+            }
+            Lookup::Corrupt(why, seen) => {
+                log::debug!(
+                    "twat-bcache: damaged entry in {} ({why}); deleted",
+                    self.path().display()
+                );
+                self.delete_unusable(stored_key, seen);
+                Found::Miss
+            }
+            Lookup::Failed(why) => {
+                Found::Failed(format!("reading {}: {why}", self.path().display()))
+            }
+        }
+    }
+
+    fn put(
+        &self,
+        stored_key: &[u8],
+        touched: &[Digest],
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), CacheError>,
+    ) -> Result<Stored, CacheError> {
+        let mut payload = Vec::with_capacity(64);
+        fill(&mut payload)?;
+        match self.put_payload(stored_key, &payload, touched) {
+            Ok(o) => Ok(Stored {
+                evicted: o.evicted,
+                expired: o.expired,
+                note: o.full.then(|| {
+                    format!(
+                        "{} was full; evicted the oldest entries to make room",
+                        self.path().display()
+                    )
+                }),
+            }),
+            Err(e) => Err(CacheError::Backend {
+                backend: Backend::Lmdb,
+                message: format!("cannot store in {}: {e}", self.path().display()),
+            }),
+        }
+    }
+
+    fn touch(&self, touched: &[Digest]) {
+        if self.policy != Policy::Lru || touched.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .shared
+            .write(self.durable, |txn| self.touch_in(txn, touched))
+        {
+            log::debug!(
+                "twat-bcache: cannot record reads in {}: {e}",
+                self.path().display()
+            );
+        }
+    }
+
+    fn remove(&self, stored_key: &[u8]) -> bool {
+        self.remove_key(stored_key)
+    }
+
+    fn clear(&self) {
+        self.clear_all();
+    }
+
+    fn len(&self) -> usize {
+        LmdbStore::len(self)
+    }
+
+    fn bytes(&self) -> u64 {
+        LmdbStore::bytes(self)
+    }
+
+    fn sweep_expired(&self) -> u64 {
+        self.sweep()
+    }
+
+    fn folder(&self) -> Option<&std::path::Path> {
+        Some(self.path())
+    }
+
+    fn encrypted(&self) -> bool {
+        LmdbStore::encrypted(self)
+    }
+
+    fn problem(&self) -> Option<String> {
+        self.shared.orphaned().map(str::to_owned)
     }
 }

@@ -41,7 +41,7 @@ fn memoizes_a_plain_function() {
     let s = cache.stats();
     assert_eq!(cache.get(&7), Some(49));
     assert_eq!(cache.len(), 20);
-    assert_eq!(s.kind, "bcache");
+    assert_eq!(s.kind, "lmdb");
     assert_eq!(s.hits, 40);
     if expected_backend() {
         assert_eq!(cache.backend(), Backend::Lmdb);

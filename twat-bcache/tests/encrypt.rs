@@ -23,7 +23,7 @@ twat_cache_testkit::encrypt_tests!(
 fn entries_db(
     c: &LmdbCache<u64, String>,
 ) -> (twat_bcache::heed::Env, Database<'static, Bytes, Bytes>) {
-    let Inner::Lmdb(store) = c.inner() else {
+    let Inner::Store(store) = c.inner() else {
         panic!("not on lmdb")
     };
     let env = store.env().clone();

@@ -18,7 +18,7 @@ fn builder_cache_reports_its_backend() {
     c.insert("c".into(), 3);
     assert_eq!(c.len(), 2, "maxsize holds on either backend");
     let s = c.stats();
-    assert_eq!(s.kind, "bcache");
+    assert_eq!(s.kind, "lmdb");
     assert_eq!(s.maxsize, Some(2));
     if cfg!(feature = "lmdb") {
         assert_eq!(c.backend(), Backend::Lmdb);

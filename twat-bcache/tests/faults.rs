@@ -36,7 +36,8 @@ twat_cache_testkit::fault_tests! {
     cache: Cache,
     full_disk: FullDisk {
         file_size_limit: data_file_size,
-        failed_writes: |_, s| assert!(s.write_errors > 0, "the failed writes are counted"),
+        // LMDB reuses the pages of the entries it evicts: the full map or disk makes room.
+        failed_writes: |_, s| assert!(s.evictions > 0, "evicted to make room: {s:?}"),
     },
     read_only_while_mounted: |_| {},
     after_permissions_child: another_process_opens_it,

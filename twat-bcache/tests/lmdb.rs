@@ -139,7 +139,7 @@ fn persists_across_processes() {
     let s = c.stats();
     assert_eq!(s.hits, 200);
     assert_eq!(s.entries, 400);
-    assert_eq!(s.kind, "bcache");
+    assert_eq!(s.kind, "lmdb");
     assert!(s.bytes > 400 * 36);
     assert_eq!(
         s.folder.as_deref(),
@@ -170,7 +170,7 @@ fn four_processes_two_threads_every_value_right() {
     }
     assert!(present > 500, "only {present} keys stored");
     assert_eq!(c.len(), present, "counts agree with the entries");
-    if let Inner::Lmdb(store) = c.inner() {
+    if let Inner::Store(store) = c.inner() {
         assert!(
             store.env().info().map_size > 256 << 10,
             "the map grew past its initial size"
@@ -209,7 +209,7 @@ fn sigkill_inside_write_loop_leaves_only_right_values() {
 fn entries_db(
     c: &LmdbCache<u64, Vec<u8>>,
 ) -> (twat_bcache::heed::Env, Database<'static, Bytes, Bytes>) {
-    let Inner::Lmdb(store) = c.inner() else {
+    let Inner::Store(store) = c.inner() else {
         panic!("not on lmdb")
     };
     let env = store.env().clone();
@@ -275,6 +275,57 @@ fn corrupted_values_are_recomputed_never_a_panic() {
     for k in 0..40 {
         assert_eq!(c.get(&k), Some(value_of(k)));
     }
+}
+
+#[test]
+fn a_folder_from_the_previous_version_is_adopted_with_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("old");
+    {
+        let c = LmdbCache::<u64, Vec<u8>>::builder()
+            .cache_dir(dir.path())
+            .folder_name("old")
+            .name("adopted")
+            .register(false)
+            .build()
+            .unwrap();
+        c.insert(1, value_of(1));
+    }
+    // What versions before the shared manifest schema (format 1) wrote.
+    std::fs::remove_file(folder.join("twat-cache.lmdb.json")).unwrap();
+    std::fs::write(
+        folder.join("twat-cache.json"),
+        r#"{"kind":"bcache","format":1}"#,
+    )
+    .unwrap();
+    // A new process would open it; in this one the environment is still registered, so
+    // the manifest check runs on a fresh folder name pointing at the same files.
+    let moved = dir.path().join("old2");
+    std::fs::rename(&folder, &moved).unwrap();
+    let c = LmdbCache::<u64, Vec<u8>>::builder()
+        .cache_dir(dir.path())
+        .folder_name("old2")
+        .name("adopted")
+        .register(false)
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.backend(),
+        Backend::Lmdb,
+        "{:?}",
+        c.stats().fallback_reason
+    );
+    assert_eq!(
+        c.get(&1),
+        Some(value_of(1)),
+        "entries of the old folder still hit"
+    );
+    let m = std::fs::read_to_string(moved.join("twat-cache.lmdb.json")).unwrap();
+    assert!(m.contains("\"format_version\": 2"), "{m}");
+    assert!(
+        !moved.join("twat-cache.json").exists(),
+        "legacy manifest replaced"
+    );
 }
 
 #[test]
@@ -395,7 +446,7 @@ fn grows_past_a_small_initial_map() {
     for k in (0..3000).step_by(7) {
         assert_eq!(c.get(&k), Some(vec![k as u8; 1000]));
     }
-    let Inner::Lmdb(store) = c.inner() else {
+    let Inner::Store(store) = c.inner() else {
         panic!()
     };
     assert!(store.env().info().map_size >= 3_000_000);
@@ -442,12 +493,12 @@ fn folders_are_private() {
     let folder = dir.path().join("root/private");
     assert_eq!(mode(&dir.path().join("root")), 0o700);
     assert_eq!(mode(&folder), 0o700);
-    for f in ["data.mdb", "lock.mdb", "twat-cache.json"] {
+    for f in ["data.mdb", "lock.mdb", "twat-cache.lmdb.json"] {
         assert_eq!(mode(&folder.join(f)), 0o600, "{f}");
     }
-    let manifest = std::fs::read_to_string(folder.join("twat-cache.json")).unwrap();
-    assert!(manifest.contains("\"kind\": \"bcache\""), "{manifest}");
-    assert!(manifest.contains("\"format\": 1"), "{manifest}");
+    let manifest = std::fs::read_to_string(folder.join("twat-cache.lmdb.json")).unwrap();
+    assert!(manifest.contains("\"kind\": \"lmdb\""), "{manifest}");
+    assert!(manifest.contains("\"format_version\": 2"), "{manifest}");
 }
 
 fn assert_falls_back(c: &LmdbCache<u64, Vec<u8>>, why: &str) {

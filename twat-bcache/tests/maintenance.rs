@@ -34,7 +34,7 @@ fn ttl_cache(root: &Path, name: &str, ttl: Duration) -> LmdbCache<u64, String> {
 }
 
 fn db(c: &LmdbCache<u64, String>, name: &str) -> (Env, Database<'static, Bytes, Bytes>) {
-    let Inner::Lmdb(store) = c.inner() else {
+    let Inner::Store(store) = c.inner() else {
         panic!("not on lmdb")
     };
     let env = store.env().clone();
@@ -70,7 +70,7 @@ fn summary_counts_every_namespace() {
     b.insert(1, "b".into());
     let s = maintenance::summary(&root.path().join("m")).unwrap();
     assert_eq!(s.kind, twat_cache_common::maintenance::CacheKind::Lmdb);
-    assert_eq!(s.format_version, Some(1));
+    assert_eq!(s.format_version, Some(2));
     assert_eq!(s.entries, 6);
     let names: Vec<_> = s
         .functions
@@ -155,7 +155,7 @@ fn prune_removes_expired_orphans_and_old_temp_files_and_repairs_counts() {
     }
     assert_eq!(keep.len(), 77);
     // A manifest write left by a killed process, and one in flight.
-    let old = folder.join(".twat-cache.json.4242");
+    let old = folder.join(".twat-cache.lmdb.json.4242");
     fs::write(&old, "{").unwrap();
     File::options()
         .write(true)
@@ -163,7 +163,7 @@ fn prune_removes_expired_orphans_and_old_temp_files_and_repairs_counts() {
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(3600))
         .unwrap();
-    let young = folder.join(".twat-cache.json.4343");
+    let young = folder.join(".twat-cache.lmdb.json.4343");
     fs::write(&young, "{").unwrap();
 
     let r = maintenance::prune(&folder).unwrap();

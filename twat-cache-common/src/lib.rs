@@ -21,6 +21,7 @@
 //! | [`clock`] | deadlines as nanoseconds on a process-wide monotonic clock |
 //! | [`mod@env`] | `TWAT_CACHE_DISABLE`, `TWAT_CACHE_KEY` and friends |
 //! | [`maintenance`] | reports of `summary`/`clear`/`prune`/`verify` on cache folders (the CLI) |
+//! | [`manifest`] | the one manifest schema of every cache folder (`twat-cache.<kind>.json`) |
 //! | `cipher` | encryption at rest (feature `encrypt`): XChaCha20-Poly1305 entries, keys, `TWAT_CACHE_KEY` |
 //!
 //! ```
@@ -44,6 +45,7 @@ pub mod fuzzing;
 pub mod key;
 pub mod lockfile;
 pub mod maintenance;
+pub mod manifest;
 pub mod paths;
 pub mod policy;
 pub mod registry;

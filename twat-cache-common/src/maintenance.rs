@@ -50,9 +50,9 @@ pub const MAX_DAMAGE_RECORDS: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheKind {
-    /// An LMDB cache (`#[bcache]`, manifest `twat-cache.json`).
+    /// An LMDB cache (`#[bcache]`, manifest `twat-cache.lmdb.json`).
     Lmdb,
-    /// A file-per-entry cache (`#[fcache]`, manifest `fcache.manifest.json`).
+    /// A file-per-entry cache (`#[fcache]`, manifest `twat-cache.files.json`).
     Files,
     /// Not a cache this version knows (no manifest, or a manifest it does not read).
     Unknown,

@@ -24,7 +24,7 @@ use crate::Backend;
 pub struct CacheStats {
     /// The cache's name (the decorated function's path, or the builder's `name`).
     pub name: String,
-    /// The kind of cache: `"mcache"`, `"bcache"`, `"fcache"`, `"acache"`.
+    /// The kind of cache: the engine that holds its entries, `"memory"`, `"lmdb"`, `"files"` or `"redis"` (one vocabulary in stats, manifests, the CLI and the docs).
     pub kind: String,
     /// The backend actually serving.
     pub backend: Backend,

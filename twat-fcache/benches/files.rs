@@ -49,7 +49,7 @@ fn fixture(size: usize) -> Fixture {
         .build()
         .unwrap();
     cache.insert(1, noise(size));
-    let Inner::Files(store) = cache.inner() else {
+    let Inner::Store(store) = cache.inner() else {
         panic!("files backend expected")
     };
     let path = store.entry_path(&cache.stored_key(&1).unwrap());

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 /// An entry's 128-bit key digest: its file name.
-pub(crate) type Digest = [u8; 16];
+pub(crate) use twat_cache_store::Digest;
 
 /// What the index knows about one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

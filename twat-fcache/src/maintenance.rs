@@ -52,7 +52,6 @@
 //! assert!(twat_fcache::maintenance::summary(root.path()).unwrap_err().is_not_a_cache());
 //! ```
 
-use std::io;
 use std::path::Path;
 
 use twat_cache_common::maintenance::{CacheKind, check_dir};
@@ -60,10 +59,11 @@ pub use twat_cache_common::maintenance::{
     ClearReport, FolderSummary, FunctionSummary, MaintenanceError, PruneReport, VerifyReport,
 };
 
-/// The manifest's file name inside a file cache folder.
-pub const MANIFEST: &str = "fcache.manifest.json";
+/// The manifest's file name inside a file cache folder (see
+/// `twat_cache_common::manifest`).
+pub const MANIFEST: &str = "twat-cache.files.json";
 /// The `kind` the manifest names.
-pub const KIND: &str = "fcache";
+pub const KIND: &str = "files";
 
 fn not_ours(folder: &Path, reason: String) -> MaintenanceError {
     MaintenanceError::NotACache {
@@ -77,15 +77,12 @@ fn not_ours(folder: &Path, reason: String) -> MaintenanceError {
 /// version.
 fn check_manifest(folder: &Path) -> Result<u32, MaintenanceError> {
     check_dir(folder, CacheKind::Files)?;
-    let path = folder.join(MANIFEST);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(not_ours(folder, format!("it has no manifest `{MANIFEST}`")));
-        }
-        Err(e) => return Err(MaintenanceError::io("cannot read", path, e)),
+    let m = match twat_cache_common::manifest::read(folder, CacheKind::Files) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(not_ours(folder, format!("it has no manifest `{MANIFEST}`"))),
+        Err(why) => return Err(not_ours(folder, why)),
     };
-    imp::parse_manifest(folder, &bytes)
+    imp::check_version(folder, m.format_version)
 }
 
 /// Whether `folder` holds a file cache this build reads (its manifest names kind
@@ -195,7 +192,7 @@ pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
 /// cache.insert(1, "one".into());
 /// cache.insert(2, "two".into());
 /// // Damage the entry of key 1: flip a bit of its checksum.
-/// let Inner::Files(store) = cache.inner() else { unreachable!() };
+/// let Inner::Store(store) = cache.inner() else { unreachable!() };
 /// let path = store.entry_path(&cache.stored_key(&1).unwrap());
 /// let mut bytes = std::fs::read(&path).unwrap();
 /// *bytes.last_mut().unwrap() ^= 1;
@@ -223,7 +220,7 @@ mod imp {
         }
     }
 
-    pub(super) fn parse_manifest(folder: &Path, _: &[u8]) -> Result<u32, MaintenanceError> {
+    pub(super) fn check_version(folder: &Path, _: u32) -> Result<u32, MaintenanceError> {
         Err(disabled(folder))
     }
 
@@ -247,7 +244,7 @@ mod imp {
 #[cfg(feature = "files")]
 mod imp {
     use std::fs::{self, File};
-    use std::io::Read;
+    use std::io::{self, Read};
     use std::path::PathBuf;
     use std::time::SystemTime;
 
@@ -266,33 +263,8 @@ mod imp {
     /// Files larger than this cannot be entries this crate wrote.
     const MAX_FILE: u64 = (MAX_PAYLOAD + (1 << 20)) as u64;
 
-    pub(super) fn parse_manifest(folder: &Path, bytes: &[u8]) -> Result<u32, MaintenanceError> {
-        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-            not_ours(
-                folder,
-                format!("its manifest `{MANIFEST}` does not parse: {e}"),
-            )
-        })?;
-        match v.get("kind").and_then(|k| k.as_str()) {
-            Some(KIND) => {}
-            Some(other) => {
-                return Err(not_ours(
-                    folder,
-                    format!("its manifest names a `{other}` cache, not an `{KIND}`"),
-                ));
-            }
-            None => {
-                return Err(not_ours(
-                    folder,
-                    format!("its manifest `{MANIFEST}` names no kind"),
-                ));
-            }
-        }
-        let version = v
-            .get("format_version")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
-        if version > u64::from(LAYOUT_VERSION) {
+    pub(super) fn check_version(folder: &Path, version: u32) -> Result<u32, MaintenanceError> {
+        if version > LAYOUT_VERSION {
             return Err(MaintenanceError::Unsupported {
                 path: folder.to_path_buf(),
                 reason: format!(
@@ -300,7 +272,7 @@ mod imp {
                 ),
             });
         }
-        Ok(version as u32)
+        Ok(version)
     }
 
     /// One namespace directory.

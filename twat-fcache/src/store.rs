@@ -1,8 +1,8 @@
 //! [`FileStore`]: one namespace's entries, one file each, below a cache folder.
 //!
 //! ```text
-//! <folder>/fcache.manifest.json          {"kind":"fcache","format_version":1,...}
-//! <folder>/<namespace hex>/namespace.json {"kind":"fcache","id":...,"function":...}
+//! <folder>/twat-cache.files.json         {"kind":"files","format_version":1,...}
+//! <folder>/<namespace hex>/namespace.json {"kind":"files","id":...,"function":...}
 //! <folder>/<namespace hex>/<ab>/<ab...32 hex digits>   one encoded Entry
 //! <folder>/<namespace hex>/<ab>/.tmp-XXXXXX.part       a write in progress
 //! ```
@@ -18,15 +18,18 @@ use parking_lot::Mutex;
 use twat_cache_common::clock::unix_millis;
 use twat_cache_common::entry::{self, Entry, flags};
 use twat_cache_common::key::digest;
+use twat_cache_common::maintenance::CacheKind;
+use twat_cache_common::manifest::{self, Manifest};
 use twat_cache_common::paths::{check_folder_is_safe, create_private_dir};
-use twat_cache_common::{CacheError, Namespace};
+use twat_cache_common::{Backend, CacheError, Namespace, Policy};
+use twat_cache_store::value::read_varint;
+use twat_cache_store::{Cipher, Digest, Found, Opening, Payload, Store, Stored};
 
 use crate::compress::{self, MAX_PAYLOAD};
-use crate::crypt::{Cipher, Encryption};
-use crate::index::{Digest, Index, Meta};
+use crate::index::{Index, Meta};
 
-/// The manifest's file name, in the cache folder.
-pub const MANIFEST: &str = "fcache.manifest.json";
+/// The manifest's file name, in the cache folder (see `twat_cache_common::manifest`).
+pub const MANIFEST: &str = "twat-cache.files.json";
 /// The namespace description's file name, in each namespace directory.
 pub const NAMESPACE_FILE: &str = "namespace.json";
 /// The on-disk layout version written to the manifest.
@@ -43,34 +46,17 @@ const MAX_FILE: u64 = (MAX_PAYLOAD + (1 << 20)) as u64;
 
 /// Settings a store opens with.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct StoreConfig {
-    pub ttl: Option<Duration>,
-    pub maxsize: Option<usize>,
-    pub max_bytes: Option<u64>,
-    pub compress: bool,
-    /// Feature `encrypt`: the builder's key plan, resolved at open (`None`: plain).
-    pub encryption: Option<Encryption>,
+struct StoreConfig {
+    ttl: Option<Duration>,
+    maxsize: Option<usize>,
+    max_bytes: Option<u64>,
+    compress: bool,
+    /// LRU: reads refresh a file's modification time (in batches), which orders eviction.
+    lru: bool,
 }
 
-/// The result of a lookup.
-pub(crate) enum Found<T> {
-    Hit(T),
-    Miss,
-    Expired,
-    /// The file could not be read (permission denied, I/O error): served as a miss, and
-    /// left in place.
-    Failed(String),
-}
-
-/// What a store did with a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stored {
-    /// Entries removed to respect the bounds.
-    pub evicted: u64,
-    /// The cache folder had vanished (deleted while the cache was open) and this write
-    /// recreated it, with its manifest and namespace description.
-    pub recreated: bool,
-}
+/// Entries evicted at once when the disk is full, before the write is tried again.
+const FULL_DISK_BATCH: usize = 16;
 
 /// One namespace's entries in a cache folder: the file backend of
 /// [`FileCache`](crate::FileCache), reached through [`FileCache::inner`](crate::FileCache::inner).
@@ -83,7 +69,7 @@ pub(crate) struct Stored {
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache = FileCache::<u32, String>::builder().cache_dir(dir.path()).build().unwrap();
 /// cache.insert(7, "seven".into());
-/// let Inner::Files(store) = cache.inner() else { panic!("files serve") };
+/// let Inner::Store(store) = cache.inner() else { panic!("files serve") };
 /// let key = cache.stored_key(&7).unwrap();
 /// assert!(store.entry_path(&key).is_file());
 /// assert!(store.entry_path(&key).starts_with(store.dir()));
@@ -159,14 +145,6 @@ fn read_expiry(path: &Path) -> io::Result<u64> {
 /// Byte values at least this large are read in parts, straight into their vector.
 const STREAM_MIN: u64 = 32 << 10;
 
-/// A payload handed to a lookup's decoder.
-pub(crate) enum Payload<'a> {
-    /// The serialized value (postcard), decompressed if it was compressed.
-    Serialized(&'a [u8]),
-    /// The content of a `Vec<u8>` value, already verified and stripped of its length.
-    Bytes(Vec<u8>),
-}
-
 enum Raw {
     /// The whole file, to decode with [`Entry::decode`].
     Whole(Vec<u8>),
@@ -178,28 +156,6 @@ enum Raw {
 
 fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
-}
-
-/// Reads a postcard varint (LEB128, at most 10 bytes) from the start of `bytes`:
-/// (value, its length in bytes).
-pub(crate) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, b) in bytes.iter().take(10).enumerate() {
-        v |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-/// Appends `v` as a postcard varint.
-pub(crate) fn write_varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 /// Reads an uncompressed entry whose payload is a byte sequence (varint length + bytes) in
@@ -265,47 +221,25 @@ fn read_bytes_entry(f: &mut File, len: u64, stored_key: &[u8]) -> io::Result<Raw
     })
 }
 
-struct VecFlavor<'a>(&'a mut Vec<u8>);
-
-impl postcard::ser_flavors::Flavor for VecFlavor<'_> {
-    type Output = ();
-    #[inline]
-    fn try_push(&mut self, b: u8) -> postcard::Result<()> {
-        self.0.push(b);
-        Ok(())
-    }
-    #[inline]
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
-        Ok(())
-    }
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
-}
-
-/// Appends the postcard encoding of `value` to `out` (no intermediate buffer).
-pub(crate) fn encode_into<T: serde::Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), postcard::Error> {
-    postcard::serialize_with_flavor(value, VecFlavor(out))
-}
-
 impl FileStore {
     /// Opens (creating what is missing) the namespace's directory in `folder`. The error
     /// says why the folder cannot serve, for the fallback warning.
-    pub(crate) fn open(
-        folder: PathBuf,
-        namespace: Namespace,
-        cfg: StoreConfig,
-    ) -> Result<Self, String> {
+    pub(crate) fn open(o: &Opening<'_>, compress: bool) -> Result<Self, String> {
+        let folder = o.folder.to_path_buf();
+        let namespace = o.namespace.clone();
+        let cfg = StoreConfig {
+            ttl: o.ttl,
+            maxsize: o.maxsize.map(|m| m as usize),
+            max_bytes: o.max_bytes,
+            compress,
+            lru: o.policy == Policy::Lru,
+        };
         // A symlink or another user's folder: refused before anything follows or changes it.
         check_folder_is_safe(&folder).map_err(|e| e.to_string())?;
         create_private_dir(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         check_manifest(&folder)?;
-        let cipher = crate::crypt::cipher_for(cfg.encryption.as_ref(), &folder)?;
+        let cipher = o.cipher()?;
         let dir = folder.join(namespace.hex());
         create_private_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let ns_file = dir.join(NAMESPACE_FILE);
@@ -415,7 +349,7 @@ impl FileStore {
     /// With `bytes_value` (the value is a `Vec<u8>`), a large uncompressed entry is read
     /// in parts so that its bytes land directly in the vector handed to `decode` as
     /// [`Payload::Bytes`]: no copy after the read.
-    pub(crate) fn lookup<T>(
+    fn lookup_payload<T>(
         &self,
         stored_key: &[u8],
         bytes_value: bool,
@@ -518,7 +452,7 @@ impl FileStore {
     /// use twat_fcache::{FileCache, Inner};
     /// let dir = tempfile::tempdir().unwrap();
     /// let cache = FileCache::<u8, u8>::builder().cache_dir(dir.path()).build().unwrap();
-    /// let Inner::Files(store) = cache.inner() else { panic!() };
+    /// let Inner::Store(store) = cache.inner() else { panic!() };
     /// store.insert_bytes(b"raw key", b"raw payload").unwrap();
     /// assert_eq!(store.get_bytes(b"raw key").as_deref(), Some(&b"raw payload"[..]));
     /// assert!(store.remove(b"raw key"));
@@ -529,7 +463,7 @@ impl FileStore {
             Payload::Serialized(s) => Some(s.to_vec()),
             Payload::Bytes(_) => None,
         };
-        match self.lookup(stored_key, false, payload) {
+        match self.lookup_payload(stored_key, false, payload) {
             Found::Hit(v) => Some(v),
             _ => None,
         }
@@ -537,7 +471,7 @@ impl FileStore {
 
     /// Stores `payload` under `stored_key` (compressed if the store compresses).
     pub fn insert_bytes(&self, stored_key: &[u8], payload: &[u8]) -> Result<(), CacheError> {
-        self.store(stored_key, |buf| {
+        self.store(stored_key, &[], |buf| {
             buf.extend_from_slice(payload);
             Ok(())
         })
@@ -546,11 +480,13 @@ impl FileStore {
 
     /// Writes an entry whose payload `fill` appends to the buffer it is given: the value is
     /// serialized straight into the bytes that go to the file, after the header and key.
-    pub(crate) fn store(
+    fn store(
         &self,
         stored_key: &[u8],
+        touched: &[Digest],
         fill: impl FnOnce(&mut Vec<u8>) -> Result<(), CacheError>,
     ) -> Result<Stored, CacheError> {
+        self.touch_files(touched);
         let (d, path) = self.locate(stored_key);
         let mut buf = Vec::with_capacity(entry::OVERHEAD + stored_key.len() + 256);
         buf.resize(entry::HEADER_LEN, 0);
@@ -611,8 +547,21 @@ impl FileStore {
         debug_assert!(Entry::decode(&buf).is_ok());
 
         let fan = path.parent().expect("entry paths have a fan-out directory");
-        let created =
-            write_atomic(fan, &path, &buf).map_err(|e| CacheError::io("write", &path, e))?;
+        let mut freed = 0u64;
+        let created = match write_atomic(fan, &path, &buf) {
+            Err(e) if is_full(&e) => {
+                // A full disk is one more bound: make room (oldest first), then try once
+                // more. The value is returned to the caller either way.
+                log::debug!(
+                    "twat-fcache: {} is full ({e}); evicting the oldest entries",
+                    self.dir.display()
+                );
+                freed = self.evict_oldest(FULL_DISK_BATCH, &d);
+                write_atomic(fan, &path, &buf)
+            }
+            r => r,
+        }
+        .map_err(|e| CacheError::io("write", &path, e))?;
         drop(buf);
         // A new fan-out directory is routine; a missing manifest with it means the whole
         // folder was deleted under us: describe it again for the CLI and the next open.
@@ -644,13 +593,70 @@ impl FileStore {
             victims
         };
         for v in &victims {
-            let name = hex(v);
-            let _ = fs::remove_file(self.dir.join(&name[..2]).join(&name));
+            let _ = fs::remove_file(self.path_of(v));
         }
         Ok(Stored {
-            evicted: victims.len() as u64,
-            recreated,
+            evicted: victims.len() as u64 + freed,
+            expired: 0,
+            note: if recreated {
+                Some(format!(
+                    "{} had been deleted while the cache was open; recreated it",
+                    self.folder.display()
+                ))
+            } else if freed > 0 {
+                Some(format!(
+                    "{} was full; evicted the oldest entries to make room",
+                    self.folder.display()
+                ))
+            } else {
+                None
+            },
         })
+    }
+
+    /// The file of the entry whose digest is `d`.
+    fn path_of(&self, d: &Digest) -> PathBuf {
+        let name = hex(d);
+        self.dir.join(&name[..2]).join(&name)
+    }
+
+    /// Removes up to `n` of the oldest (least recently used, under LRU) entries other than
+    /// `keep`; returns how many files went.
+    fn evict_oldest(&self, n: usize, keep: &Digest) -> u64 {
+        let victims: Vec<Digest> = {
+            let mut idx = self.index.lock();
+            (0..n).map_while(|_| idx.pop_oldest_except(keep)).collect()
+        };
+        victims
+            .iter()
+            .filter(|v| fs::remove_file(self.path_of(v)).is_ok())
+            .count() as u64
+    }
+
+    /// LRU: marks these entries as just used: their files' modification time (which
+    /// every process's scan reads as their age) and this process's index.
+    fn touch_files(&self, touched: &[Digest]) {
+        if !self.cfg.lru || touched.is_empty() {
+            return;
+        }
+        let now = SystemTime::now();
+        let now_ms = unix_millis();
+        let mut seen = std::collections::HashSet::with_capacity(touched.len());
+        for d in touched {
+            if !seen.insert(*d) {
+                continue;
+            }
+            let ok = File::options()
+                .write(true)
+                .open(self.path_of(d))
+                .and_then(|f| f.set_modified(now))
+                .is_ok();
+            let mut idx = self.index.lock();
+            if ok && let Some(mut m) = idx.get(d) {
+                m.created_ms = now_ms;
+                idx.upsert(*d, m);
+            }
+        }
     }
 
     /// Appends the sealed payload of `raw` (compressed first when the store compresses
@@ -710,6 +716,10 @@ impl FileStore {
 
     /// Removes the entry for `stored_key`; true if there was a file.
     pub fn remove(&self, stored_key: &[u8]) -> bool {
+        self.remove_entry(stored_key)
+    }
+
+    fn remove_entry(&self, stored_key: &[u8]) -> bool {
         let (d, path) = self.locate(stored_key);
         let removed = fs::remove_file(&path).is_ok();
         self.forget(&d);
@@ -818,8 +828,7 @@ impl FileStore {
         let due = self.index.lock().due(now);
         let mut n = 0;
         for d in due {
-            let name = hex(&d);
-            let path = self.dir.join(&name[..2]).join(&name);
+            let path = self.path_of(&d);
             match read_expiry(&path) {
                 Ok(e) if e != 0 && e <= now => {
                     if fs::remove_file(&path).is_ok() {
@@ -854,7 +863,7 @@ fn too_big(n: usize) -> CacheError {
 fn write_namespace_file(dir: &Path, namespace: &Namespace) -> Result<(), String> {
     let ns_file = dir.join(NAMESPACE_FILE);
     let body = serde_json::json!({
-        "kind": "fcache",
+        "kind": "files",
         "id": namespace.id(),
         "function": namespace.function_name(),
     });
@@ -863,43 +872,29 @@ fn write_namespace_file(dir: &Path, namespace: &Namespace) -> Result<(), String>
         .map_err(|e| format!("cannot write {}: {e}", ns_file.display()))
 }
 
+/// Checks (or writes) the manifest: refuses a newer layout or another kind's manifest
+/// under our name; adopts the `fcache.manifest.json` of older versions (same layout).
 fn check_manifest(folder: &Path) -> Result<(), String> {
-    let path = folder.join(MANIFEST);
-    match fs::read(&path) {
-        Ok(bytes) => {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let version = v
-                .get("format_version")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
-            if version > u64::from(LAYOUT_VERSION) {
-                return Err(format!(
-                    "{} says format version {version}; this build reads {LAYOUT_VERSION}",
-                    path.display()
-                ));
-            }
-            if version == 0 {
-                // Damaged or foreign: rewrite it.
-                write_manifest(folder, &path)?;
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => write_manifest(folder, &path),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    match manifest::read(folder, CacheKind::Files) {
+        Ok(Some(m)) if m.format_version > LAYOUT_VERSION => Err(format!(
+            "{} says files format {}; this build reads {LAYOUT_VERSION}",
+            folder.join(MANIFEST).display(),
+            m.format_version
+        )),
+        Ok(Some(_)) if folder.join(MANIFEST).is_file() => Ok(()),
+        // Missing, legacy, or damaged: (re)write it. The folder's entries say nothing
+        // about their kind that a manifest could contradict.
+        Ok(_) | Err(_) => write_manifest(folder),
     }
 }
 
-fn write_manifest(folder: &Path, path: &Path) -> Result<(), String> {
-    let body = serde_json::json!({
-        "kind": "fcache",
-        "format_version": LAYOUT_VERSION,
-        "entry_format_version": entry::FORMAT_VERSION,
-        "layout": "<namespace hex>/<2 hex>/<32 hex digest>, one entry per file",
-        "compression": "lz4 block, u32 LE uncompressed length prefix (entry flag 1)",
-    });
-    write_atomic(folder, path, format!("{body:#}\n").as_bytes())
-        .map(|_| ())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+fn write_manifest(folder: &Path) -> Result<(), String> {
+    let who = concat!("twat-fcache ", env!("CARGO_PKG_VERSION"));
+    manifest::write(
+        folder,
+        &Manifest::new(CacheKind::Files, LAYOUT_VERSION, who),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", folder.join(MANIFEST).display()))
 }
 
 #[cfg(test)]
@@ -909,10 +904,12 @@ mod tests {
     #[test]
     fn in_place_encoding_matches_the_shared_entry_format() {
         let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::named("t");
+        let options = twat_cache_store::Options::default();
+        let folder = dir.path().join("f");
         let store = FileStore::open(
-            dir.path().join("f"),
-            Namespace::named("t"),
-            StoreConfig::default(),
+            &twat_cache_store::Opening::new(&folder, &ns, &options),
+            false,
         )
         .unwrap();
         store.insert_bytes(b"k", b"payload").unwrap();
@@ -930,31 +927,76 @@ mod tests {
     }
 
     #[test]
-    fn varints_match_postcard() {
-        for n in [
-            0usize,
-            1,
-            127,
-            128,
-            300,
-            1 << 20,
-            64 << 20,
-            u32::MAX as usize,
-        ] {
-            let mut ours = Vec::new();
-            write_varint(n as u64, &mut ours);
-            let theirs = postcard::to_allocvec(&n).unwrap();
-            assert_eq!(ours, theirs, "{n}");
-            assert_eq!(read_varint(&ours), Some((n as u64, ours.len())));
-        }
-        assert_eq!(read_varint(&[0x80; 12]), None);
-        assert_eq!(read_varint(&[]), None);
-    }
-
-    #[test]
     fn digests_round_trip_through_names() {
         let d = digest(b"x");
         assert_eq!(parse_digest(&hex(&d)), Some(d));
         assert_eq!(parse_digest("zz"), None);
+    }
+}
+
+/// A full disk or quota: a reason to evict and try again. (A file larger than the
+/// process may write, `EFBIG`, is not: removing other files cannot help it.)
+fn is_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+impl Store for FileStore {
+    type Builder<K, V> = crate::FileCacheBuilder<K, V>;
+    const BACKEND: Backend = Backend::Files;
+    const POLICIES: &'static [Policy] = &[Policy::Lru, Policy::Fifo];
+    // Sweeps read the in-memory index, not the directory: cheap at any interval.
+    const MIN_SWEEP_INTERVAL: Duration = Duration::ZERO;
+
+    fn lookup<T>(
+        &self,
+        stored_key: &[u8],
+        bytes_value: bool,
+        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+    ) -> Found<T> {
+        self.lookup_payload(stored_key, bytes_value, decode)
+    }
+
+    fn put(
+        &self,
+        stored_key: &[u8],
+        touched: &[Digest],
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), CacheError>,
+    ) -> Result<Stored, CacheError> {
+        self.store(stored_key, touched, fill)
+    }
+
+    fn touch(&self, touched: &[Digest]) {
+        self.touch_files(touched);
+    }
+
+    fn remove(&self, stored_key: &[u8]) -> bool {
+        self.remove_entry(stored_key)
+    }
+
+    fn clear(&self) {
+        FileStore::clear(self);
+    }
+
+    fn len(&self) -> usize {
+        FileStore::len(self)
+    }
+
+    fn bytes(&self) -> u64 {
+        FileStore::bytes(self)
+    }
+
+    fn sweep_expired(&self) -> u64 {
+        FileStore::sweep_expired(self)
+    }
+
+    fn folder(&self) -> Option<&Path> {
+        Some(&self.folder)
+    }
+
+    fn encrypted(&self) -> bool {
+        FileStore::encrypted(self)
     }
 }

@@ -26,7 +26,7 @@ where
     V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     match c.inner() {
-        Inner::Files(s) => s,
+        Inner::Store(s) => s,
         _ => panic!("files backend expected"),
     }
 }

@@ -62,7 +62,13 @@ twat_cache_testkit::fault_tests! {
 
 /// After ten writes failed on a full disk.
 fn every_failed_write_counted(dir: &Path, s: &CacheStats) {
-    assert_eq!(s.write_errors, 10, "every failed write is counted");
+    if std::env::var("FAULT_MODE").as_deref() == Ok("tmpfs") {
+        // A full disk: removing the oldest files makes room, and the cache keeps caching.
+        assert!(s.evictions > 0, "evicted to make room: {s:?}");
+    } else {
+        // A per-file size limit: nothing can make room; every failed write is counted.
+        assert_eq!(s.write_errors, 10, "every failed write is counted");
+    }
     assert_eq!(
         parts_below(&dir.join("full")),
         Vec::<PathBuf>::new(),
@@ -110,7 +116,7 @@ fn permissions_child() {
 
     // One entry file made unreadable.
     let victim = match c.0.inner() {
-        twat_fcache::Inner::Files(store) => store.entry_path(&c.0.stored_key(&0).unwrap()),
+        twat_fcache::Inner::Store(store) => store.entry_path(&c.0.stored_key(&0).unwrap()),
         _ => unreachable!(),
     };
     chmod(&victim, 0o000).unwrap();
@@ -178,7 +184,7 @@ fn folder_deleted_while_open() {
         "the deletion is reported"
     );
     assert!(
-        dir.path().join("gone/fcache.manifest.json").is_file(),
+        dir.path().join("gone/twat-cache.files.json").is_file(),
         "manifest rewritten"
     );
     let c2 = open(dir.path(), "gone");

@@ -50,7 +50,7 @@ where
     V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     match c.inner() {
-        Inner::Files(s) => s,
+        Inner::Store(s) => s,
         _ => panic!("files backend expected"),
     }
 }
@@ -475,8 +475,8 @@ fn directories_are_0700_and_files_0600() {
 fn manifest_and_namespace_files_describe_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     let c: FileCache<u32, u32> = open(dir.path(), "described");
-    let manifest = fs::read_to_string(dir.path().join("default/fcache.manifest.json")).unwrap();
-    assert!(manifest.contains("\"kind\": \"fcache\""), "{manifest}");
+    let manifest = fs::read_to_string(dir.path().join("default/twat-cache.files.json")).unwrap();
+    assert!(manifest.contains("\"kind\": \"files\""), "{manifest}");
     assert!(manifest.contains("\"format_version\": 1"), "{manifest}");
     let ns = fs::read_to_string(store(&c).dir().join("namespace.json")).unwrap();
     assert!(ns.contains("\"function\": \"described\""), "{ns}");
@@ -537,7 +537,7 @@ fn an_unusable_folder_falls_back_to_memory() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "memory still caches");
     let s = c.stats();
-    assert_eq!(s.kind, "fcache");
+    assert_eq!(s.kind, "files");
     assert!(s.backend.is_memory());
     assert_eq!(s.fallback_reason.as_deref(), Some(reason));
     assert_eq!((s.hits, s.misses), (2, 1));
@@ -553,6 +553,34 @@ fn an_unusable_folder_falls_back_to_memory() {
     let c: FileCache<u8, u8> = FileCache::builder().cache_dir(&newer).build().unwrap();
     assert!(c.backend().is_memory());
     assert!(c.fallback_reason().unwrap().contains("99"));
+}
+
+#[test]
+fn a_folder_from_the_previous_version_is_adopted_with_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: FileCache<u32, u32> = open(dir.path(), "adopted");
+    c.insert(1, 10);
+    drop(c);
+    // What versions before the shared manifest schema wrote.
+    let folder = dir.path().join("default");
+    fs::remove_file(folder.join("twat-cache.files.json")).unwrap();
+    fs::write(
+        folder.join("fcache.manifest.json"),
+        r#"{"kind":"fcache","format_version":1}"#,
+    )
+    .unwrap();
+    let again: FileCache<u32, u32> = open(dir.path(), "adopted");
+    assert_eq!(again.backend(), twat_fcache::Backend::Files);
+    assert_eq!(
+        again.get(&1),
+        Some(10),
+        "entries of the old folder still hit"
+    );
+    assert!(folder.join("twat-cache.files.json").is_file());
+    assert!(
+        !folder.join("fcache.manifest.json").exists(),
+        "legacy manifest replaced"
+    );
 }
 
 #[test]

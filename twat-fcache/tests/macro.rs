@@ -88,7 +88,7 @@ fn compress_true_writes_compressed_entries() {
     assert_eq!(report(500), first);
     let c = report_cache();
     assert_eq!(c.stats().hits, 1);
-    let Inner::Files(store) = c.inner() else {
+    let Inner::Store(store) = c.inner() else {
         panic!("files backend expected")
     };
     let path = store.entry_path(&c.stored_key(&500).unwrap());

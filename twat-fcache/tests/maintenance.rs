@@ -24,7 +24,7 @@ fn cache(root: &Path, name: &str, ttl: Option<Duration>) -> FileCache<u64, Strin
 }
 
 fn path_of(c: &FileCache<u64, String>, k: u64) -> PathBuf {
-    let Inner::Files(store) = c.inner() else {
+    let Inner::Store(store) = c.inner() else {
         panic!("not on files")
     };
     store.entry_path(&c.stored_key(&k).unwrap())
@@ -87,13 +87,13 @@ fn prune_removes_expired_orphans_and_only_old_temp_files() {
     gone.insert(1, "orphan".into());
     let garbled = cache(root.path(), "garbled", None);
     garbled.insert(1, "kept".into());
-    let Inner::Files(gstore) = garbled.inner() else {
+    let Inner::Store(gstore) = garbled.inner() else {
         panic!()
     };
     fs::write(gstore.dir().join("namespace.json"), b"{").unwrap();
     std::thread::sleep(Duration::from_millis(120));
     // The namespace description of `gone` disappears: its entries are orphans.
-    let Inner::Files(store) = gone.inner() else {
+    let Inner::Store(store) = gone.inner() else {
         panic!()
     };
     fs::remove_file(store.dir().join("namespace.json")).unwrap();
@@ -110,7 +110,7 @@ fn prune_removes_expired_orphans_and_only_old_temp_files() {
     fs::rename(&p, wrong.join(&name)).unwrap();
     // Temp files left by killed writers at every level, and young ones in flight.
     let fan = path_of(&keep, 0).parent().unwrap().to_path_buf();
-    let Inner::Files(kstore) = keep.inner() else {
+    let Inner::Store(kstore) = keep.inner() else {
         panic!()
     };
     let olds = [

@@ -17,7 +17,7 @@ fn serves_from_memory_and_says_why() {
     assert!(c.fallback_reason().unwrap().contains("files"));
     assert_eq!(c.get_or_insert_with(1, || "one".into()), "one");
     assert_eq!(c.get(&1).as_deref(), Some("one"));
-    assert_eq!(c.stats().kind, "fcache");
+    assert_eq!(c.stats().kind, "files");
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "nothing written"

@@ -44,7 +44,7 @@ impl<K, V> Default for MemoryCacheBuilder<K, V> {
             ttl: None,
             policy: Policy::Lru,
             name: None,
-            kind: "mcache",
+            kind: "memory",
             single_flight: true,
             register: true,
             force_std: false,
@@ -106,7 +106,7 @@ where
         self
     }
 
-    /// The kind reported in stats (`"mcache"` unless another crate builds on this one).
+    /// The kind reported in stats (`"memory"` unless another crate builds on this one: one vocabulary of kinds, the engine holding the entries: `memory`, `lmdb`, `files`, `redis`).
     #[doc(hidden)]
     pub fn kind(mut self, kind: &'static str) -> Self {
         self.kind = kind;

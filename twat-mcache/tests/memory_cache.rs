@@ -242,7 +242,7 @@ fn clear_all_and_stats_all_reach_registered_caches() {
     let all = twat_mcache::stats_all();
     let mine = all.iter().find(|s| s.name == "registry-test").unwrap();
     assert_eq!(mine.entries, 1);
-    assert_eq!(mine.kind, "mcache");
+    assert_eq!(mine.kind, "memory");
     twat_mcache::clear_all();
     assert!(c.is_empty());
 }

@@ -12,7 +12,7 @@
 //! assert_eq!(square(12), 144);
 //! let stats = square_cache().stats();
 //! assert_eq!((stats.hits, stats.misses), (1, 1));
-//! assert_eq!(stats.kind, "mcache");
+//! assert_eq!(stats.kind, "memory");
 //! assert_eq!(stats.selection.as_deref(), Some("no persistence asked for → memory"));
 //! assert!(twat_ucache::stats_all().iter().any(|s| s.name.ends_with("::square")));
 //! ```
@@ -55,7 +55,7 @@
 //!
 //! assert_eq!(cube(3), 27);
 //! let stats = cube_cache().stats();
-//! assert_eq!(stats.kind, "bcache");
+//! assert_eq!(stats.kind, "lmdb");
 //! assert!(stats.selection.unwrap().contains("lmdb"));
 //! ```
 //!

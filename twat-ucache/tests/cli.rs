@@ -74,7 +74,7 @@ fn files(root: &Path, folder: &str, name: &str, ttl: Option<Duration>) -> FileCa
 }
 
 fn file_path(c: &FileCache<u64, String>, k: u64) -> PathBuf {
-    let FileInner::Files(store) = c.inner() else {
+    let FileInner::Store(store) = c.inner() else {
         panic!("not on files")
     };
     store.entry_path(&c.stored_key(&k).unwrap())
@@ -161,7 +161,7 @@ fn list_in_text_and_json() {
     assert_eq!(v["folders"].as_array().unwrap().len(), 3);
     let geo = folder(&v, "geo");
     assert_eq!(geo["kind"], "lmdb");
-    assert_eq!(geo["format_version"], 1);
+    assert_eq!(geo["format_version"], 2);
     assert_eq!(geo["entries"], 4);
     assert_eq!(geo["functions"].as_array().unwrap().len(), 2);
     assert!(geo["bytes"].as_u64().unwrap() > 0);
@@ -183,13 +183,45 @@ fn list_in_text_and_json() {
 }
 
 #[test]
+fn stats_without_a_folder_reports_every_cache_under_the_root() {
+    let root = tempfile::tempdir().unwrap();
+    let _caches = populate(root.path());
+    let out = run(root.path(), &["stats"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("kind      lmdb"), "{}", out.stdout);
+    assert!(out.stdout.contains("kind      files"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("notes"),
+        "folders without a manifest are skipped: {}",
+        out.stdout
+    );
+
+    let (code, v) = run_json(root.path(), &["stats"]);
+    assert_eq!(code, 0);
+    let kinds: Vec<&str> = v["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 2, "{v}");
+    assert!(kinds.contains(&"lmdb") && kinds.contains(&"files"), "{v}");
+    assert_eq!(v["root"].as_str(), root.path().to_str());
+
+    // An empty root has nothing to report, successfully.
+    let out = run(&root.path().join("nothing-here"), &["stats"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("no caches under"), "{}", out.stdout);
+}
+
+#[test]
 fn stats_of_one_folder_per_function() {
     let root = tempfile::tempdir().unwrap();
     let _caches = populate(root.path());
     let out = run(root.path(), &["stats", "geo"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("kind      lmdb (format 1)"),
+        out.stdout.contains("kind      lmdb (format 2)"),
         "{}",
         out.stdout
     );
@@ -330,7 +362,7 @@ fn verify_removes_damage_and_exits_1_then_0() {
     bytes[at] ^= 0x20;
     fs::write(&p, bytes).unwrap();
     // A damaged LMDB value, written through heed.
-    let LmdbInner::Lmdb(store) = alpha.inner() else {
+    let LmdbInner::Store(store) = alpha.inner() else {
         panic!()
     };
     let env = store.env().clone();

@@ -64,7 +64,7 @@ fn no_hint_is_memory() {
     assert_eq!(plain(1), 2);
     assert_eq!(PLAIN_CALLS.load(Ordering::SeqCst), 1);
     let s = plain_cache().stats();
-    assert_eq!(s.kind, "mcache");
+    assert_eq!(s.kind, "memory");
     assert!(is_memory(s.backend), "{s:?}");
     assert_eq!(
         s.selection.as_deref(),
@@ -85,7 +85,7 @@ fn memory_settings_stay_memory() {
         assert_eq!(bounded(i), i * 2);
     }
     let s = bounded_cache().stats();
-    assert_eq!(s.kind, "mcache");
+    assert_eq!(s.kind, "memory");
     assert_eq!(s.maxsize, Some(10));
     assert!(s.entries <= 10);
     assert_eq!(s.ttl_secs, Some(3600.0));
@@ -104,7 +104,7 @@ fn folder_name_is_lmdb() {
     assert_eq!(with_folder(3), "folder 3");
     assert_eq!(with_folder(3), "folder 3");
     let s = with_folder_cache().stats();
-    assert_eq!(s.kind, "bcache");
+    assert_eq!(s.kind, "lmdb");
     assert_eq!(
         s.selection.as_deref(),
         Some("persistence asked for (folder_name/persist) → lmdb")
@@ -123,7 +123,7 @@ fn persist_is_lmdb() {
     temp_root();
     assert_eq!(persisted(5), 15);
     let s = persisted_cache().stats();
-    assert_eq!(s.kind, "bcache");
+    assert_eq!(s.kind, "lmdb");
     assert_served(&s, cfg!(feature = "lmdb"), Backend::Lmdb);
     // No folder_name: the folder is named after the calling crate.
     if cfg!(feature = "lmdb") {
@@ -143,7 +143,7 @@ fn compress_is_files() {
     assert_eq!(compressed(7), vec![7u8; 4096]);
     assert_eq!(compressed(7), vec![7u8; 4096]);
     let s = compressed_cache().stats();
-    assert_eq!(s.kind, "fcache");
+    assert_eq!(s.kind, "files");
     assert_eq!(s.selection.as_deref(), Some("compress = true → files"));
     assert_served(&s, cfg!(feature = "files"), Backend::Files);
     if cfg!(feature = "files") {
@@ -161,7 +161,7 @@ fn preferred_memory_beats_persistence_hints() {
     temp_root();
     assert_eq!(prefers_memory(4), 4);
     let s = prefers_memory_cache().stats();
-    assert_eq!(s.kind, "mcache");
+    assert_eq!(s.kind, "memory");
     assert_eq!(
         s.selection.as_deref(),
         Some("preferred_engine = \"memory\"")
@@ -178,7 +178,7 @@ fn preferred_lmdb() {
     temp_root();
     assert_eq!(prefers_lmdb(1), 11);
     let s = prefers_lmdb_cache().stats();
-    assert_eq!(s.kind, "bcache");
+    assert_eq!(s.kind, "lmdb");
     assert_eq!(s.selection.as_deref(), Some("preferred_engine = \"lmdb\""));
     assert_served(&s, cfg!(feature = "lmdb"), Backend::Lmdb);
 }
@@ -193,7 +193,7 @@ fn preferred_files() {
     temp_root();
     assert_eq!(prefers_files(1), 21);
     let s = prefers_files_cache().stats();
-    assert_eq!(s.kind, "fcache");
+    assert_eq!(s.kind, "files");
     assert_served(&s, cfg!(feature = "files"), Backend::Files);
 }
 
@@ -220,7 +220,7 @@ fn use_async_on_a_plain_fn_changes_nothing_and_says_so() {
     temp_root();
     assert_eq!(sync_with_use_async(8), 8);
     let s = sync_with_use_async_cache().stats();
-    assert_eq!(s.kind, "mcache");
+    assert_eq!(s.kind, "memory");
     assert_eq!(
         s.selection.as_deref(),
         Some("no persistence asked for → memory (use_async applies to async fns only)")
@@ -244,7 +244,7 @@ mod async_fns {
             assert_eq!(fetch(2).await, 200);
         });
         let s = fetch_cache().stats();
-        assert_eq!(s.kind, "acache");
+        assert_eq!(s.kind, "memory");
         assert_eq!(s.selection.as_deref(), Some("async fn → acache"));
         assert!(is_memory(s.backend), "{s:?}");
         assert_eq!((s.hits, s.misses), (1, 1));
@@ -259,7 +259,7 @@ mod async_fns {
     fn async_fn_with_use_async_is_acache() {
         temp_root();
         assert_eq!(futures_executor::block_on(fetch_async_hint(1)), 1);
-        assert_eq!(fetch_async_hint_cache().stats().kind, "acache");
+        assert_eq!(fetch_async_hint_cache().stats().kind, "memory");
     }
 
     #[ucache(preferred_engine = "lmdb", folder_name = "sel-async-lmdb")]
@@ -272,7 +272,14 @@ mod async_fns {
         temp_root();
         assert_eq!(futures_executor::block_on(fetch_lmdb(1)), "lmdb 1");
         let s = fetch_lmdb_cache().stats();
-        assert_eq!(s.kind, "acache");
+        assert_eq!(
+            s.kind,
+            if cfg!(feature = "lmdb") {
+                "lmdb"
+            } else {
+                "memory"
+            }
+        );
         assert_served(&s, cfg!(feature = "lmdb"), Backend::Lmdb);
     }
 
@@ -286,7 +293,14 @@ mod async_fns {
         temp_root();
         assert_eq!(futures_executor::block_on(fetch_files(1)), "files 1");
         let s = fetch_files_cache().stats();
-        assert_eq!(s.kind, "acache");
+        assert_eq!(
+            s.kind,
+            if cfg!(feature = "files") {
+                "files"
+            } else {
+                "memory"
+            }
+        );
         assert_served(&s, cfg!(feature = "files"), Backend::Files);
     }
 
@@ -305,7 +319,14 @@ mod async_fns {
             assert_eq!(fetch_redis(1).await, 2);
         });
         let s = fetch_redis_cache().stats();
-        assert_eq!(s.kind, "acache");
+        assert_eq!(
+            s.kind,
+            if cfg!(feature = "redis") {
+                "redis"
+            } else {
+                "memory"
+            }
+        );
         assert_eq!(s.selection.as_deref(), Some("async fn → acache"));
         assert!(is_memory(s.backend), "{s:?}");
         let why = s.fallback_reason.unwrap_or_default();

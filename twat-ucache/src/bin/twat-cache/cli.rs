@@ -40,10 +40,10 @@ pub enum Command {
     Path,
     /// List every folder under the root: kind, functions, entries, size, oldest and newest entry.
     List,
-    /// Show one cache folder, per function.
+    /// Show cache folders per function: FOLDER, or every cache under the root.
     Stats {
-        /// The cache folder.
-        folder: String,
+        /// The cache folder (default: every cache under the root).
+        folder: Option<String>,
     },
     /// Remove every entry of a cache folder, or only one function's.
     Clear {

@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> u8 {
     let result = match &args.command {
         Command::Path => path(json),
         Command::List => list(json),
-        Command::Stats { folder } => stats(folder, json),
+        Command::Stats { folder } => stats(folder.as_deref(), json),
         Command::Clear { folder, function } => clear(folder, function.as_deref(), json),
         Command::Prune { folder } => prune(folder.as_deref(), json),
         Command::Verify { folder } => verify(folder.as_deref(), json),
@@ -118,17 +118,10 @@ fn resolve(arg: &str) -> Result<PathBuf, Failure> {
     }
 }
 
-/// The kinds of cache whose manifest file the folder holds (the crates check the
-/// manifest's content before doing anything).
+/// The kinds of cache whose manifest file the folder holds, current or from an older
+/// version (the crates check the manifest's content before doing anything).
 fn kinds_of(folder: &Path) -> Vec<CacheKind> {
-    let mut kinds = Vec::new();
-    if folder.join(twat_bcache::layout::MANIFEST).is_file() {
-        kinds.push(CacheKind::Lmdb);
-    }
-    if folder.join(twat_fcache::maintenance::MANIFEST).is_file() {
-        kinds.push(CacheKind::Files);
-    }
-    kinds
+    twat_cache_common::manifest::kinds_in(folder)
 }
 
 /// The error for a folder that is missing or has no manifest at all.
@@ -398,11 +391,26 @@ fn list(json: bool) -> Result<u8, Failure> {
     })
 }
 
-fn stats(folder: &str, json: bool) -> Result<u8, Failure> {
-    let batch = each(Some(folder), summary_of)?;
+fn stats(folder: Option<&str>, json: bool) -> Result<u8, Failure> {
+    let batch = each(folder, summary_of)?;
+    let code = if batch.errors.is_empty() {
+        code::OK
+    } else {
+        code::FAILED
+    };
     if json {
-        print_json(&json!({ "folders": to_json!(&batch.reports()) }));
-        return Ok(code::OK);
+        let mut out = json!({ "folders": to_json!(&batch.reports()) });
+        if let Some(root) = &batch.root {
+            out["root"] = to_json!(root);
+        }
+        print_json(&out);
+        return Ok(code);
+    }
+    if batch.done.is_empty() {
+        if let Some(root) = &batch.root {
+            println!("no caches under {}", root.display());
+        }
+        return Ok(code);
     }
     let now = unix_millis();
     for (i, s) in batch.reports().into_iter().enumerate() {
@@ -449,7 +457,7 @@ fn stats(folder: &str, json: bool) -> Result<u8, Failure> {
         }
         print!("{}", t.render());
     }
-    Ok(code::OK)
+    Ok(code)
 }
 
 fn clear(folder: &str, function: Option<&str>, json: bool) -> Result<u8, Failure> {

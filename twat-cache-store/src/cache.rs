@@ -1,0 +1,643 @@
+//! [`PersistentCache`]: the one cache over every [`Store`].
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twat_cache_common::key::digest;
+use twat_cache_common::lockfile::{KeyLock, KeyLocks};
+use twat_cache_common::registry::{self, ManagedCache};
+use twat_cache_common::stats::{Counters, Problem, StoreErrors};
+use twat_cache_common::{Backend, CacheError, CacheStats, Namespace, Policy, SingleFlight};
+use twat_mcache::MemoryCache;
+
+use crate::options::{Opening, Options};
+use crate::store::{Digest, Found, Store};
+use crate::value::{decode_value, encode_value, is_bytes};
+
+/// Reads recorded for [`Policy::Lru`] are handed to the store in batches of this many
+/// (or with the next write, whichever comes first): no hit pays a write of its own.
+pub const TOUCH_BATCH: usize = 256;
+
+/// The store a cache is served from, for direct access: see [`PersistentCache::inner`].
+#[non_exhaustive]
+pub enum Inner<'a, S, K, V> {
+    /// The store (its folder was usable).
+    Store(&'a S),
+    /// The in-memory fallback.
+    Memory(&'a MemoryCache<K, V>),
+}
+
+impl<S: fmt::Debug, K, V> fmt::Debug for Inner<'_, S, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inner::Store(s) => f.debug_tuple("Store").field(s).finish(),
+            Inner::Memory(_) => f.write_str("Memory(..)"),
+        }
+    }
+}
+
+enum Engine<S: Store, K, V> {
+    Store(S),
+    Memory(MemoryCache<K, V>),
+}
+
+struct Core<S: Store, K, V> {
+    engine: Engine<S, K, V>,
+    flight: SingleFlight<K, V>,
+    counters: Counters,
+    /// Store failures absorbed (write/read errors, lock problems), for `stats()`.
+    errors: StoreErrors,
+    /// `lock = true` on a store with a folder: the per-key lock files.
+    locks: Option<KeyLocks>,
+    namespace: Namespace,
+    /// `namespace.stored_key(&[])`: the id and a NUL, which every stored key starts with.
+    key_prefix: Vec<u8>,
+    name: String,
+    /// "lmdb", "files", "redis": the kind in stats and manifests.
+    kind: &'static str,
+    /// The log-line prefix: `<crate>: cache `<name>``.
+    context: String,
+    ttl: Option<Duration>,
+    maxsize: Option<usize>,
+    policy: Policy,
+    lock: bool,
+    single_flight: bool,
+    folder: Option<PathBuf>,
+    fallback_reason: Option<String>,
+    selection: Option<String>,
+    /// LRU: digests of entries read since the last batch went to the store.
+    touched: Option<Mutex<Vec<Digest>>>,
+}
+
+/// A persistent cache over a [`Store`]: `LmdbCache` (LMDB), `FileCache` (one file per
+/// entry) and the Redis cache are this type over their store. Falls back to a
+/// [`MemoryCache`] when the store cannot open (one warning; [`backend`](Self::backend)
+/// says which serves, [`fallback_reason`](Self::fallback_reason) why). Cloning is cheap
+/// and shares the cache.
+pub struct PersistentCache<S: Store, K, V> {
+    core: Arc<Core<S, K, V>>,
+}
+
+impl<S: Store, K, V> Clone for PersistentCache<S, K, V> {
+    fn clone(&self) -> Self {
+        PersistentCache {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<S: Store, K, V> fmt::Debug for PersistentCache<S, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.core.engine {
+            Engine::Store(_) => self.core.kind,
+            Engine::Memory(_) => "memory",
+        };
+        f.debug_struct("PersistentCache")
+            .field("name", &self.core.name)
+            .field("kind", &self.core.kind)
+            .field("backend", &backend)
+            .field("folder", &self.core.folder)
+            .field("maxsize", &self.core.maxsize)
+            .field("ttl", &self.core.ttl)
+            .field("fallback_reason", &self.core.fallback_reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, K, V> PersistentCache<S, K, V>
+where
+    S: Store,
+    K: Hash + Eq + Clone + Serialize + Send + Sync + 'static,
+    V: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    /// A builder with the defaults: folder `default` under the cache root, unbounded, no
+    /// ttl, LRU, single-flight on.
+    pub fn builder() -> S::Builder<K, V> {
+        S::Builder::default()
+    }
+
+    /// Builds the cache from checked `options` (see [`Options::check`]): `open` opens the
+    /// store, or says why it cannot (the cache then serves from memory, with one warning
+    /// unless `compiled_out`). `krate` and `kind` name the cache in logs and stats.
+    #[doc(hidden)]
+    pub fn open(
+        options: Options,
+        krate: &'static str,
+        kind: &'static str,
+        open: impl FnOnce(&Opening<'_>) -> Result<S, String>,
+    ) -> Self {
+        let name = options.name.clone().unwrap_or_else(|| "unnamed".to_owned());
+        let namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| Namespace::named(&name));
+        let policy = options.policy.unwrap_or(Policy::Lru);
+        let root = match &options.cache_dir {
+            Some(d) => Ok(d.clone()),
+            None => twat_cache_common::cache_root().map_err(|e| e.to_string()),
+        };
+        let folder = root.as_ref().ok().map(|r| r.join(options.folder_name()));
+        let opened = match (&root, &folder) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(_), None) => Err("no cache folder".to_owned()),
+            (Ok(_), Some(folder)) => open(&Opening::new(folder, &namespace, &options)),
+        };
+        let context = format!("{krate}: cache `{name}`");
+        let (engine, fallback_reason) = match opened {
+            Ok(store) => (Engine::Store(store), None),
+            Err(why) => {
+                let mut mb = MemoryCache::<K, V>::builder()
+                    .name(name.clone())
+                    .kind(kind)
+                    .policy(policy)
+                    .register(false)
+                    .single_flight(options.single_flight);
+                if let Some(m) = options.maxsize {
+                    mb = mb.maxsize(m);
+                }
+                if let Some(t) = options.ttl {
+                    mb = mb.ttl(t);
+                }
+                let memory = mb
+                    .build()
+                    .expect("maxsize and ttl were checked by Options::check");
+                if S::AVAILABLE {
+                    let at = folder
+                        .as_ref()
+                        .map_or_else(|| "<no cache root>".to_owned(), |f| f.display().to_string());
+                    log::warn!(
+                        "{context}: the {kind} store cannot use {at}: {why}; falling back to \
+                         the in-memory {} backend (results are not persisted)",
+                        memory.backend()
+                    );
+                } else {
+                    log::debug!("{context}: {why}; serving from memory");
+                }
+                (Engine::Memory(memory), Some(why))
+            }
+        };
+        let locks = match &engine {
+            Engine::Store(store) if options.lock => store.folder().map(|f| {
+                let locks = KeyLocks::new(f);
+                locks.sweep(); // lock files left by killed holders
+                locks
+            }),
+            _ => None,
+        };
+        let touched = (policy == Policy::Lru && matches!(engine, Engine::Store(_)))
+            .then(|| Mutex::new(Vec::with_capacity(TOUCH_BATCH)));
+        let core = Arc::new(Core {
+            engine,
+            flight: SingleFlight::default(),
+            counters: Counters::default(),
+            errors: StoreErrors::default(),
+            locks,
+            key_prefix: namespace.stored_key(&[]),
+            namespace,
+            name,
+            kind,
+            context,
+            ttl: options.ttl,
+            maxsize: options.maxsize,
+            policy,
+            lock: options.lock,
+            single_flight: options.single_flight,
+            folder,
+            fallback_reason,
+            selection: options.selection,
+            touched,
+        });
+        if options.register {
+            let managed: Arc<dyn ManagedCache> = core.clone();
+            registry::register(&managed);
+        }
+        PersistentCache { core }
+    }
+
+    /// The stored key for `key`: the namespace id, a NUL, and the postcard-serialized key.
+    /// `None` if the key does not serialize (such calls are not cached).
+    pub fn stored_key<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<Vec<u8>>
+    where
+        K: Borrow<Q>,
+    {
+        let prefix = &self.core.key_prefix;
+        let mut buf = Vec::with_capacity(prefix.len() + 24);
+        buf.extend_from_slice(prefix);
+        match crate::value::encode_into(key, &mut buf) {
+            Ok(()) => Some(buf),
+            Err(e) => {
+                log::debug!(
+                    "{}: key does not serialize ({e}); not cached",
+                    self.core.context
+                );
+                None
+            }
+        }
+    }
+
+    /// Looks a stored key up without counting.
+    fn peek(&self, store: &S, sk: &[u8]) -> Found<V> {
+        store.lookup(sk, is_bytes::<V>(), decode_value::<V>)
+    }
+
+    /// Looks a stored key up, counts a hit or a miss, and records the read for LRU.
+    fn get_stored(&self, store: &S, sk: &[u8]) -> Option<V> {
+        let core = &*self.core;
+        let c = &core.counters;
+        match self.peek(store, sk) {
+            Found::Hit(v) => {
+                c.hit();
+                if let Some(t) = &core.touched {
+                    self.record_read(store, t, sk);
+                }
+                Some(v)
+            }
+            Found::Miss => {
+                c.miss();
+                None
+            }
+            Found::Expired => {
+                c.expired(1);
+                c.miss();
+                None
+            }
+            Found::Failed(why) => {
+                c.miss();
+                core.errors.record(Problem::Read, &core.context, why);
+                None
+            }
+        }
+    }
+
+    /// LRU: remembers that `sk` was read; hands a full batch to the store.
+    fn record_read(&self, store: &S, touched: &Mutex<Vec<Digest>>, sk: &[u8]) {
+        let d = digest(sk);
+        let full = {
+            let mut t = touched.lock();
+            t.push(d);
+            (t.len() >= TOUCH_BATCH).then(|| std::mem::take(&mut *t))
+        };
+        if let Some(batch) = full {
+            store.touch(&batch);
+        }
+    }
+
+    fn take_touched(&self) -> Vec<Digest> {
+        self.core
+            .touched
+            .as_ref()
+            .map(|t| std::mem::take(&mut *t.lock()))
+            .unwrap_or_default()
+    }
+
+    fn store_value(&self, store: &S, sk: &[u8], value: &V) {
+        let core = &*self.core;
+        let touched = self.take_touched();
+        let written = store.put(sk, &touched, |buf| {
+            encode_value(value, buf).map_err(|e| CacheError::Encode {
+                what: "value",
+                message: e.to_string(),
+            })
+        });
+        match written {
+            Ok(s) => {
+                core.counters.insert();
+                core.counters.evicted(s.evicted);
+                core.counters.expired(s.expired);
+                if let Some(note) = s.note {
+                    core.errors.record(Problem::Other, &core.context, note);
+                }
+            }
+            // Too large, or does not serialize: a property of the value, not a store fault.
+            Err(e @ CacheError::Encode { .. }) => {
+                log::debug!("{}: value not stored: {e}", core.context)
+            }
+            Err(e) => core.errors.record(Problem::Write, &core.context, e),
+        }
+    }
+
+    /// `lock = true`: takes the cross-process lock of `sk`'s key. `None` when locking is
+    /// off, this thread already holds it, or it cannot be taken (reported once; the
+    /// caller computes without it: a cache never fails a call).
+    fn claim(&self, sk: &[u8]) -> Option<KeyLock> {
+        let locks = self.core.locks.as_ref()?;
+        locks.claim(&digest(sk), &self.core.errors, &self.core.context)
+    }
+
+    /// The stored value for `key`, if present, intact and not expired. Counts a hit or a
+    /// miss. An entry that does not decode is a miss, and is deleted.
+    ///
+    /// `key` may be any borrowed form of `K` that serializes like `K` (`&str` for
+    /// `String`, `&[T]` for `Vec<T>`).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq + Serialize,
+    {
+        match &self.core.engine {
+            Engine::Store(store) => {
+                let Some(sk) = self.stored_key(key) else {
+                    self.core.counters.miss();
+                    return None;
+                };
+                self.get_stored(store, &sk)
+            }
+            Engine::Memory(m) => m.get(key),
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value (in every process: the
+    /// last write wins); evicts per the policy beyond `maxsize` / `max_bytes`. A value that
+    /// cannot be stored (does not serialize, too large, disk full) is logged and dropped:
+    /// the cache costs speed, never correctness.
+    pub fn insert(&self, key: K, value: V) {
+        match &self.core.engine {
+            Engine::Store(store) => {
+                if let Some(sk) = self.stored_key(&key) {
+                    self.store_value(store, &sk, &value);
+                }
+            }
+            Engine::Memory(m) => m.insert(key, value),
+        }
+    }
+
+    /// Removes `key`; true if it was present.
+    pub fn remove<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq + Serialize,
+    {
+        match &self.core.engine {
+            Engine::Store(store) => self.stored_key(key).is_some_and(|sk| store.remove(&sk)),
+            Engine::Memory(m) => m.remove(key),
+        }
+    }
+
+    /// Removes every entry of this cache (its namespace only: other functions sharing the
+    /// folder keep theirs).
+    pub fn clear(&self) {
+        self.core.clear();
+    }
+
+    /// Number of entries in this cache's namespace, stored by any process, as far as the
+    /// store knows (expired entries count until they are swept).
+    pub fn len(&self) -> usize {
+        match &self.core.engine {
+            Engine::Store(store) => store.len(),
+            Engine::Memory(m) => m.len(),
+        }
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The backend serving: the store's ([`Backend::Lmdb`], [`Backend::Files`],
+    /// [`Backend::Redis`]), or the memory backend it fell back to ([`Backend::Schnellru`]
+    /// or [`Backend::Std`]; `stats().fallback_reason` says why).
+    pub fn backend(&self) -> Backend {
+        match &self.core.engine {
+            Engine::Store(_) => S::BACKEND,
+            Engine::Memory(m) => m.backend(),
+        }
+    }
+
+    /// Why the cache serves from memory instead of its store, if it does.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.core.fallback_reason.as_deref()
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The namespace its entries are stored under.
+    pub fn namespace(&self) -> &Namespace {
+        &self.core.namespace
+    }
+
+    /// The configured ttl.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.core.ttl
+    }
+
+    /// The eviction policy in force.
+    pub fn policy(&self) -> Policy {
+        self.core.policy
+    }
+
+    /// The folder the cache lives (or would live) in.
+    pub fn folder(&self) -> Option<&Path> {
+        self.core.folder.as_deref()
+    }
+
+    /// Whether entries are encrypted (feature `encrypt`, a key from the builder or
+    /// `TWAT_CACHE_KEY`, and the store serving; the memory fallback keeps nothing on
+    /// disk).
+    pub fn encrypted(&self) -> bool {
+        match &self.core.engine {
+            Engine::Store(store) => store.encrypted(),
+            Engine::Memory(_) => false,
+        }
+    }
+
+    /// Whether cross-process single-flight was asked for (`lock`; it applies while a
+    /// store with a folder serves).
+    pub fn lock(&self) -> bool {
+        self.core.lock
+    }
+
+    /// A snapshot of the counters (this process's hits, misses, inserts, ...) and of the
+    /// namespace's size in the store (all processes).
+    pub fn stats(&self) -> CacheStats {
+        self.core.stats()
+    }
+
+    /// Direct access to the store ([`Inner::Store`]) or the memory fallback
+    /// ([`Inner::Memory`]). No stats, no single-flight.
+    pub fn inner(&self) -> Inner<'_, S, K, V> {
+        match &self.core.engine {
+            Engine::Store(store) => Inner::Store(store),
+            Engine::Memory(m) => Inner::Memory(m),
+        }
+    }
+
+    /// Drops every expired entry of this namespace now; returns how many. The background
+    /// sweeper calls this for caches with a ttl.
+    pub fn sweep_expired(&self) -> u64 {
+        self.core.sweep_expired()
+    }
+
+    /// The value for `key`, computing and storing it with `compute` on a miss.
+    ///
+    /// Single-flight within the process: concurrent callers missing on the same key wait
+    /// for one computation. A `compute` that panics wakes the waiters, one of which
+    /// computes in its place. A `compute` that calls back into this cache with the same key
+    /// on the same thread computes directly instead of deadlocking.
+    pub fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(compute())) {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with) for fallible work: `Ok` values
+    /// are stored and returned, an `Err` is returned and nothing is stored.
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let store = match &self.core.engine {
+            Engine::Store(store) => store,
+            Engine::Memory(m) => return m.try_get_or_insert_with(key, compute),
+        };
+        let Some(sk) = self.stored_key(&key) else {
+            self.core.counters.miss();
+            return compute(); // unkeyable: call straight through
+        };
+        if let Some(v) = self.get_stored(store, &sk) {
+            return Ok(v);
+        }
+        let recheck = || match self.peek(store, &sk) {
+            Found::Hit(v) => Some(v),
+            _ => None,
+        };
+        if !self.core.single_flight {
+            let held = self.claim(&sk);
+            if held.is_some()
+                && let Some(v) = recheck()
+            {
+                return Ok(v);
+            }
+            let v = compute()?;
+            self.store_value(store, &sk, &v);
+            drop(held);
+            return Ok(v);
+        }
+        // Another leader (or process) may have stored it since our miss: `recheck`, and
+        // again under the cross-process lock (`lock = true`) once we hold it.
+        self.core.flight.run_claimed(
+            &key,
+            recheck,
+            || self.claim(&sk),
+            compute,
+            |v| self.store_value(store, &sk, v),
+        )
+    }
+}
+
+impl<S: Store, K, V> Core<S, K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn stats(&self) -> CacheStats {
+        let mut s = match &self.engine {
+            Engine::Store(store) => {
+                let mut s = CacheStats::new(self.name.clone(), S::BACKEND);
+                self.counters.fill(&mut s);
+                s.entries = store.len() as u64;
+                s.bytes = store.bytes();
+                s
+            }
+            Engine::Memory(m) => m.stats(),
+        };
+        s.name = self.name.clone();
+        s.kind = self.kind.to_owned();
+        s.maxsize = self.maxsize.map(|m| m as u64);
+        s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
+        s.folder = self.folder.clone();
+        s.fallback_reason = self.fallback_reason.clone();
+        s.selection = self.selection.clone();
+        self.errors.fill(&mut s);
+        if let Engine::Store(store) = &self.engine
+            && let Some(why) = store.problem()
+        {
+            s.last_error = Some(why);
+        }
+        s
+    }
+
+    fn flush_touched(&self) {
+        if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
+            let batch = std::mem::take(&mut *t.lock());
+            if !batch.is_empty() {
+                store.touch(&batch);
+            }
+        }
+    }
+
+    fn clear(&self) {
+        match &self.engine {
+            Engine::Store(store) => {
+                if let Some(t) = &self.touched {
+                    t.lock().clear();
+                }
+                store.clear();
+            }
+            Engine::Memory(m) => m.clear(),
+        }
+    }
+
+    fn sweep_expired(&self) -> u64 {
+        match &self.engine {
+            Engine::Store(store) => {
+                self.flush_touched();
+                if self.ttl.is_none() {
+                    return 0;
+                }
+                let n = store.sweep_expired();
+                self.counters.expired(n);
+                n
+            }
+            Engine::Memory(m) => m.sweep_expired(),
+        }
+    }
+}
+
+impl<S: Store, K, V> Drop for Core<S, K, V> {
+    fn drop(&mut self) {
+        // Reads recorded but not yet handed over: the LRU order outlives the process.
+        if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
+            let batch = std::mem::take(&mut *t.lock());
+            if !batch.is_empty() {
+                store.touch(&batch);
+            }
+        }
+    }
+}
+
+impl<S: Store, K, V> ManagedCache for Core<S, K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn stats(&self) -> CacheStats {
+        Core::stats(self)
+    }
+    fn clear(&self) {
+        Core::clear(self);
+    }
+    fn sweep_expired(&self) -> u64 {
+        Core::sweep_expired(self)
+    }
+    fn sweep_interval(&self) -> Option<Duration> {
+        let lru = self.touched.is_some();
+        match self.ttl {
+            Some(t) => Some(registry::sweep_interval_for(t).max(S::MIN_SWEEP_INTERVAL)),
+            // LRU caches without a ttl are visited too, to hand over recorded reads.
+            None if lru => Some(Duration::from_secs(1)),
+            None => None,
+        }
+    }
+}
