@@ -39,8 +39,6 @@ pub mod entry;
 pub mod env;
 pub mod error;
 pub mod flight;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod key;
 pub mod lockfile;
 pub mod maintenance;
