@@ -1,8 +1,8 @@
-//! `entry_decode`: see `twat_cache_common::fuzzing::check_entry` for the properties checked.
+//! `entry_decode`: see `twat_cache_fuzzing::check_entry` for the properties checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use twat_cache_common::fuzzing::{self, CountingAlloc};
+use twat_cache_fuzzing::{self as fuzzing, CountingAlloc};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

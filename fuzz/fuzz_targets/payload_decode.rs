@@ -1,8 +1,8 @@
-//! `payload_decode`: see `twat_cache_common::fuzzing::check_payload` for the properties checked.
+//! `payload_decode`: see `twat_cache_fuzzing::check_payload` for the properties checked.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use twat_cache_common::fuzzing::{self, CountingAlloc};
+use twat_cache_fuzzing::{self as fuzzing, CountingAlloc};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

@@ -35,6 +35,12 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, in the order of the design's table.
+    ///
+    /// ```
+    /// use twat_cache_common::Backend;
+    /// assert_eq!(Backend::ALL.len(), 5);
+    /// assert!(Backend::ALL.iter().all(|b| b.as_str().parse::<Backend>().unwrap() == *b));
+    /// ```
     pub const ALL: [Backend; 5] = [
         Backend::Schnellru,
         Backend::Std,

@@ -56,7 +56,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// A field got a value it does not allow.
+    /// A field got a value it does not allow. Internal: how the sibling crates build this
+    /// error.
     ///
     /// ```
     /// use twat_cache_common::ConfigError;
@@ -64,6 +65,7 @@ impl ConfigError {
     /// assert_eq!(e.field(), "shards");
     /// assert_eq!(e.to_string(), "invalid `shards` = 3: expected a power of two");
     /// ```
+    #[doc(hidden)]
     pub fn invalid(field: &'static str, value: impl ToString, allowed: &'static str) -> Self {
         ConfigError::Invalid {
             field,
@@ -74,7 +76,7 @@ impl ConfigError {
 
     /// Checks the bounds every cache builder shares: `maxsize` and `max_bytes` at least 1,
     /// `ttl` positive (each `None` = unbounded / never expires). One place, so every
-    /// builder refuses the same values with the same words.
+    /// builder refuses the same values with the same words. Internal, for the builders.
     ///
     /// ```
     /// use std::time::Duration;
@@ -84,6 +86,7 @@ impl ConfigError {
     /// assert_eq!(ConfigError::check_bounds(None, Some(0), None).unwrap_err().field(), "max_bytes");
     /// assert_eq!(ConfigError::check_bounds(None, None, Some(Duration::ZERO)).unwrap_err().field(), "ttl");
     /// ```
+    #[doc(hidden)]
     pub fn check_bounds(
         maxsize: Option<usize>,
         max_bytes: Option<u64>,
@@ -116,9 +119,10 @@ impl ConfigError {
     /// The name of the setting at fault (`"maxsize"`, `"ttl"`, `"folder_name"`, ...).
     ///
     /// ```
-    /// use twat_cache_common::ConfigError;
+    /// use twat_cache_common::{ConfigError, get_cache_path, parse_ttl};
     /// assert_eq!(ConfigError::NoCacheRoot.field(), "cache_dir");
-    /// assert_eq!(ConfigError::invalid("ttl", "-1", "a duration").field(), "ttl");
+    /// assert_eq!(parse_ttl("-1").unwrap_err().field(), "ttl");
+    /// assert_eq!(get_cache_path("../escape").unwrap_err().field(), "folder_name");
     /// ```
     pub fn field(&self) -> &'static str {
         match self {
@@ -182,7 +186,8 @@ pub enum CacheError {
 }
 
 impl CacheError {
-    /// Wraps an I/O error with the action and path it concerns.
+    /// Wraps an I/O error with the action and path it concerns. Internal: how the stores
+    /// build this error.
     ///
     /// ```
     /// use std::io;
@@ -191,6 +196,7 @@ impl CacheError {
     /// assert!(matches!(e, CacheError::Io { action: "read", .. }));
     /// assert!(e.to_string().starts_with("read /tmp/c/x: "));
     /// ```
+    #[doc(hidden)]
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         CacheError::Io {
             action,

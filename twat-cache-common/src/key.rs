@@ -17,7 +17,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 /// use twat_cache_common::Namespace;
 /// let a = Namespace::function("app", "app::geo", "geocode", 1, 0xfeed);
 /// let b = Namespace::function("app", "app::geo", "geocode", 2, 0xfeed);
-/// assert_ne!(a.hash(), b.hash(), "bumping `version` moves to a new namespace");
+/// assert_ne!(a, b, "bumping `version` moves to a new namespace");
 /// assert_eq!(a.function_name(), "geocode");
 /// assert_eq!(Namespace::named("pages").id(), "pages");
 /// ```
@@ -84,18 +84,21 @@ impl Namespace {
         &self.function
     }
 
-    /// A stable 64-bit hash of the id: the prefix of every key in this namespace.
+    /// A stable 64-bit hash of the id: the prefix of every key in this namespace. Internal,
+    /// for the stores.
     ///
     /// ```
     /// use twat_cache_common::Namespace;
     /// assert_eq!(Namespace::named("a").hash(), Namespace::named("a").hash());
     /// assert_ne!(Namespace::named("a").hash(), Namespace::named("b").hash());
     /// ```
+    #[doc(hidden)]
     pub fn hash(&self) -> u64 {
         xxh3_64(self.id.as_bytes())
     }
 
-    /// The hash as 16 lowercase hex digits (a folder name for the file cache).
+    /// The hash as 16 lowercase hex digits (a folder name for the file cache). Internal, for
+    /// the stores.
     ///
     /// ```
     /// use twat_cache_common::Namespace;
@@ -103,16 +106,19 @@ impl Namespace {
     /// assert_eq!(ns.hex(), format!("{:016x}", ns.hash()));
     /// assert_eq!(ns.hex().len(), 16);
     /// ```
+    #[doc(hidden)]
     pub fn hex(&self) -> String {
         format!("{:016x}", self.hash())
     }
 
-    /// The stored key for already-serialized arguments: id, NUL, arguments.
+    /// The stored key for already-serialized arguments: id, NUL, arguments. Internal, for
+    /// the stores.
     ///
     /// ```
     /// use twat_cache_common::Namespace;
     /// assert_eq!(Namespace::named("ns").stored_key(&[1, 2]), b"ns\0\x01\x02");
     /// ```
+    #[doc(hidden)]
     pub fn stored_key(&self, encoded_args: &[u8]) -> Vec<u8> {
         let mut k = Vec::with_capacity(self.id.len() + 1 + encoded_args.len());
         k.extend_from_slice(self.id.as_bytes());

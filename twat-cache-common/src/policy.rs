@@ -31,7 +31,14 @@ pub enum Policy {
 }
 
 impl Policy {
-    /// The names accepted by [`FromStr`], for error messages.
+    /// The names accepted by [`FromStr`], for error messages. Internal, for the macros and
+    /// builders.
+    ///
+    /// ```
+    /// use twat_cache_common::Policy;
+    /// assert!(Policy::ALLOWED.contains("\"fifo\""));
+    /// ```
+    #[doc(hidden)]
     pub const ALLOWED: &'static str = "\"lru\", \"lfu\" or \"fifo\"";
 
     /// The lowercase name of the policy.

@@ -1,11 +1,22 @@
 //! The properties the fuzz targets in `fuzz/` check, shared with the corpus replay test
 //! (`tests/fuzz_corpus.rs`), so stable CI checks every saved input exactly as the fuzzer
-//! did. Not part of the public API: hidden from the docs and free to change.
+//! did. A workspace member that is never published: fuzzing code does not ship inside
+//! `twat-cache-common` (it used to be its doc-hidden `fuzzing` module).
 //!
 //! Each `check_*` function takes the raw bytes of one fuzz input and panics when a property
 //! fails. Allocation limits are measured by [`CountingAlloc`], which the fuzz targets and
 //! the replay test install as their global allocator; without it [`measure`] sees nothing,
 //! so callers assert [`counting_installed`] first.
+//!
+//! ```
+//! // Without `CountingAlloc` installed (as here), `measure` sees nothing, and says so.
+//! assert!(!twat_cache_fuzzing::counting_installed());
+//! for target in twat_cache_fuzzing::TARGETS {
+//!     for seed in twat_cache_fuzzing::seeds(target) {
+//!         twat_cache_fuzzing::check(target, &seed).expect("known target");
+//!     }
+//! }
+//! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -16,8 +27,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::codec;
-use crate::entry::{Entry, EntryError, OVERHEAD, flags};
+use twat_cache_common::codec;
+use twat_cache_common::entry::{Entry, EntryError, OVERHEAD, flags};
 
 thread_local! {
     static LIVE: Cell<usize> = const { Cell::new(0) };

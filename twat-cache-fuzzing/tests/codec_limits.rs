@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use twat_cache_common::codec::{self, MAX_DEPTH};
-use twat_cache_common::fuzzing::{CountingAlloc, Kind, measure};
+use twat_cache_fuzzing::{CountingAlloc, Kind, measure};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

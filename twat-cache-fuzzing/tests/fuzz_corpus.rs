@@ -1,12 +1,12 @@
 //! Replays the fuzz corpus and crash reproducers under `../fuzz/` with the same checks the
-//! fuzz targets run (`twat_cache_common::fuzzing`), so stable CI keeps every input the
-//! fuzzer found interesting passing without nightly or cargo-fuzz.
+//! fuzz targets run (`twat_cache_fuzzing`), so stable CI keeps every input the fuzzer found
+//! interesting passing without nightly or cargo-fuzz.
 #![allow(missing_docs)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use twat_cache_common::fuzzing::{self, CountingAlloc, TARGETS};
+use twat_cache_fuzzing::{self as fuzzing, CountingAlloc, TARGETS};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
