@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twat_cache_common::ConfigError;
-use twat_cache_store::{Options, PersistentCache, Store};
+use twat_cache_store::{Options, PersistentCache, Store, StoreBuilder};
 
 use crate::{LmdbCache, LmdbStore};
 
@@ -131,5 +131,21 @@ where
             crate::layout::KIND,
             |o| LmdbStore::open(o, durable, map_size, max_map_size),
         ))
+    }
+}
+
+impl<K, V> StoreBuilder for LmdbCacheBuilder<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Serialize + Send + Sync + 'static,
+    V: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Store = LmdbStore;
+    type Key = K;
+    type Value = V;
+    fn options_mut(&mut self) -> &mut Options {
+        &mut self.options
+    }
+    fn build_cache(self) -> Result<PersistentCache<LmdbStore, K, V>, ConfigError> {
+        self.build()
     }
 }

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use heed::{MdbError, RoTxn, RwTxn};
 use twat_cache_common::clock::unix_millis;
-use twat_cache_common::entry::flags;
 use twat_cache_common::key::digest;
 use twat_cache_common::{Backend, CacheError, Entry, Namespace, Policy, codec};
 use twat_cache_store::{Cipher, Digest, Found, Payload, Store, Stored};
@@ -216,25 +215,7 @@ impl LmdbStore {
     /// when there is one (a plain entry is then refused), refused when encrypted and there
     /// is none. LMDB entries are never compressed, so no other flag is allowed.
     fn plaintext<'e>(&self, e: &Entry<'e>) -> Result<Cow<'e, [u8]>, String> {
-        #[cfg(feature = "encrypt")]
-        {
-            if e.flags & !flags::ENCRYPTED != 0 {
-                return Err(format!("unexpected flags {:#04x}", e.flags));
-            }
-            twat_cache_common::cipher::payload(self.cipher.as_ref(), e).map_err(|x| x.to_string())
-        }
-        #[cfg(not(feature = "encrypt"))]
-        {
-            if e.flags != 0 {
-                let why = if e.flags & flags::ENCRYPTED != 0 {
-                    "entry is encrypted, and this build has no `encrypt` feature".to_owned()
-                } else {
-                    format!("unexpected flags {:#04x}", e.flags)
-                };
-                return Err(why);
-            }
-            Ok(Cow::Borrowed(e.payload))
-        }
+        twat_cache_store::crypt::open(self.cipher.as_ref(), e, 0)
     }
 
     /// Entries stored in this namespace (by every process using the folder).
@@ -461,7 +442,6 @@ impl LmdbStore {
                 .max(1),
             None => 0,
         };
-        #[cfg_attr(not(feature = "encrypt"), allow(unused_mut))]
         let mut entry = Entry {
             flags: 0,
             created_ms: now,
@@ -472,18 +452,15 @@ impl LmdbStore {
         if entry.encoded_len() > (u32::MAX as usize).saturating_sub(64) {
             return Ok(PutOutcome::default());
         }
-        #[cfg(feature = "encrypt")]
-        let sealed;
-        #[cfg(feature = "encrypt")]
+        let mut sealed = Vec::new();
         if let Some(c) = &self.cipher {
-            sealed = match c.seal(&entry, payload) {
-                Ok(s) => s,
+            match twat_cache_store::crypt::seal_into(c, &entry, payload, &mut sealed) {
+                Ok(flag) => entry.flags |= flag,
                 Err(e) => {
                     log::debug!("twat-bcache: value not stored: {e}");
                     return Ok(PutOutcome::default());
                 }
-            };
-            entry.flags |= c.flag();
+            }
             entry.payload = &sealed;
         }
         let value = entry.encode();

@@ -13,7 +13,8 @@ use twat_bcache::{Inner, LmdbCache, Namespace};
 use twat_cache_common::key::digest;
 use twat_cache_testkit::encrypt::{self, EncryptedStore};
 
-twat_cache_testkit::tested_cache!(twat_bcache::LmdbCache, LmdbCacheBuilder, Backend::Lmdb);
+/// The cache the shared scenarios run on.
+type Tested<V> = twat_bcache::LmdbCache<u64, V>;
 twat_cache_testkit::encrypt_tests!(
     Tested<String>,
     twat_bcache::bcache(folder_name = "enc-macro")
@@ -48,16 +49,16 @@ fn keys_of(k: u64) -> (Vec<u8>, Vec<u8>) {
     (sk, dbk)
 }
 
-impl EncryptedStore for Tested<String> {
+impl EncryptedStore<EncryptionHooks> for Tested<String> {
     fn raw(&self, k: u64) -> Option<Vec<u8>> {
-        let (env, db) = entries_db(&self.0);
+        let (env, db) = entries_db(self);
         let (_, dbk) = keys_of(k);
         let rtxn = env.read_txn().unwrap();
         db.get(&rtxn, &dbk).unwrap().map(<[u8]>::to_vec)
     }
 
     fn put_raw(&self, k: u64, bytes: &[u8]) {
-        let (env, db) = entries_db(&self.0);
+        let (env, db) = entries_db(self);
         let (_, dbk) = keys_of(k);
         let mut wtxn = env.write_txn().unwrap();
         db.put(&mut wtxn, &dbk, bytes).unwrap();
@@ -76,5 +77,5 @@ impl EncryptedStore for Tested<String> {
 
 #[test]
 fn an_entry_copied_under_another_key_is_a_miss() {
-    encrypt::entry_copied_under_another_key_is_a_miss::<Tested<String>>();
+    encrypt::entry_copied_under_another_key_is_a_miss::<Tested<String>, EncryptionHooks>();
 }

@@ -17,13 +17,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use twat_bcache::LmdbCache;
-use twat_cache_testkit::cache::PersistentCache;
 use twat_cache_testkit::child::{as_child, child, in_child, run};
 use twat_cache_testkit::faults::{self, FullDisk, describe, exercise};
 use twat_cache_testkit::inject::{chmod, permissions_bite, unprivileged};
 use twat_cache_testkit::observed;
 
-twat_cache_testkit::tested_cache!(twat_bcache::LmdbCache, LmdbCacheBuilder, Backend::Lmdb);
+/// The cache the shared scenarios run on.
+type Tested<V> = twat_bcache::LmdbCache<u64, V>;
 
 /// The cache the scenarios run on.
 type Cache = Tested<Vec<u8>>;
@@ -188,15 +188,14 @@ fn map_full_child() {
         return;
     };
     let small = |name: &str| {
-        let c = LmdbCache::<u64, Vec<u8>>::builder()
+        LmdbCache::<u64, Vec<u8>>::builder()
             .cache_dir(&dir)
             .folder_name("full-map")
             .name(name)
             .map_size(256 << 10)
             .max_map_size(256 << 10)
             .build()
-            .unwrap();
-        Tested(c)
+            .unwrap()
     };
     let a = small("a");
     // 48 values of 16 KiB (768 KiB) through a 256 KiB map that may not grow.
@@ -211,7 +210,7 @@ fn map_full_child() {
     assert_eq!(exercise(&a, 47..48), 0, "the newest is stored");
 
     // One value larger than the whole map: not stored, and nothing evicted for it.
-    let entries_before = a.0.len();
+    let entries_before = a.len();
     let big = vec![7u8; 1 << 20];
     let got = a.get_or_insert_with(1000, || big.clone());
     assert_eq!(got, big);
@@ -222,7 +221,7 @@ fn map_full_child() {
     );
     assert!(s.write_errors >= 1);
     assert_eq!(
-        a.0.len(),
+        a.len(),
         entries_before,
         "an impossible value evicts nothing"
     );

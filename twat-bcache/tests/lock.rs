@@ -4,5 +4,6 @@
 #![cfg(all(unix, feature = "lmdb"))]
 #![allow(missing_docs)]
 
-twat_cache_testkit::tested_cache!(twat_bcache::LmdbCache, LmdbCacheBuilder, Backend::Lmdb);
+/// The cache the shared scenarios run on.
+type Tested<V> = twat_bcache::LmdbCache<u64, V>;
 twat_cache_testkit::lock_tests!(twat_bcache::bcache, Tested<u64>);

@@ -10,6 +10,7 @@
 //! | [`store`] | [`Store`]: where bytes live (lookup, put, touch, remove, clear, len/bytes, sweep) |
 //! | [`cache`] | [`PersistentCache`]: typed values, single-flight, counting, the memory fallback, locks, LRU reads, the registry |
 //! | [`options`] | [`Options`]: the settings every persistent builder shares, and their setters |
+//! | [`crypt`] | sealing and opening payloads with the store's cipher (no `cfg` in stores) |
 //! | [`value`] | values to payloads and back (postcard; a fast path for `Vec<u8>`) |
 //!
 //! A store is one module implementing [`Store`], plus its line in the conformance suite
@@ -23,12 +24,13 @@
 //! ```
 
 pub mod cache;
+pub mod crypt;
 pub mod options;
 pub mod store;
 pub mod value;
 
 pub use cache::{Inner, PersistentCache};
-pub use options::{Cipher, Opening, Options};
+pub use options::{Cipher, Opening, Options, StoreBuilder};
 pub use store::{Digest, Found, Payload, Store, Stored};
 
 // Paths the `shared_builder_methods!` expansion names, so that callers need no imports.

@@ -141,6 +141,29 @@ impl Options {
     }
 }
 
+/// What every persistent builder is, seen generically: its shared [`Options`] and the
+/// cache it builds. Lets code written once (the conformance suite, `twat-ucache`) build any
+/// store's cache.
+pub trait StoreBuilder: Default + Sized {
+    /// The store the cache is over.
+    type Store: crate::Store;
+    /// The cache's key type.
+    type Key;
+    /// The cache's value type.
+    type Value;
+    /// The shared settings.
+    fn options_mut(&mut self) -> &mut Options;
+    /// Checks the settings and builds the cache (the builder's own `build`).
+    fn build_cache(self) -> Result<BuiltBy<Self>, ConfigError>;
+}
+
+/// The cache a [`StoreBuilder`] builds.
+pub type BuiltBy<B> = crate::PersistentCache<
+    <B as StoreBuilder>::Store,
+    <B as StoreBuilder>::Key,
+    <B as StoreBuilder>::Value,
+>;
+
 /// What a store is opened with: the folder and the settings it enforces itself.
 #[derive(Debug)]
 pub struct Opening<'a> {

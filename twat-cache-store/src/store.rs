@@ -111,6 +111,11 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// Entries in the namespace (as far as the store knows).
     fn len(&self) -> usize;
 
+    /// Whether the namespace holds no entry.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Bytes of stored entries in the namespace.
     fn bytes(&self) -> u64;
 

@@ -1,12 +1,11 @@
-//! One face for the persistent caches (`LmdbCache`, `FileCache`), so that a scenario is
-//! written once and run against each of them.
+//! One face for the persistent caches, so that a scenario is written once and run against
+//! every store.
 //!
-//! The testkit cannot depend on the crates it tests (a dev-dependency cycle would build
-//! them twice, with types that do not match), and a test crate may not implement these
-//! traits for another crate's type. So each test file declares its cache with
-//! [`tested_cache!`](crate::tested_cache), which defines two local wrappers, `Tested<V>`
-//! and `TestedBuilder<V>`, that pass every call through to the real cache and builder.
-//! Keys are `u64` throughout.
+//! Every persistent cache is `twat_cache_store::PersistentCache<S, K, V>` over some
+//! store `S` (`LmdbCache`, `FileCache`, the Redis cache), and every builder is a
+//! [`StoreBuilder`]: the traits below are implemented for all of them here, once. A test
+//! file names the cache it runs a scenario on (`twat_bcache::LmdbCache<u64, V>`). Keys are
+//! `u64` throughout.
 
 use std::path::Path;
 
@@ -14,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use twat_cache_common::{Backend, CacheStats, ConfigError};
+use twat_cache_store::{Store, StoreBuilder};
 
 /// What a cached value must be (what `LmdbCache` and `FileCache` ask of one).
 pub trait Value: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
@@ -21,6 +21,7 @@ pub trait Value: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
 impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Value for T {}
 
 /// A persistent cache from `u64` to `V`: the calls the shared scenarios make.
+#[allow(clippy::len_without_is_empty)] // the scenarios need only `len`
 pub trait PersistentCache<V: Value>: Clone + Send + Sync + 'static {
     /// Its builder.
     type Builder: PersistentBuilder<Cache = Self>;
@@ -32,6 +33,14 @@ pub trait PersistentCache<V: Value>: Clone + Send + Sync + 'static {
     fn get(&self, key: &u64) -> Option<V>;
     /// Stores `value` under `key`.
     fn insert(&self, key: u64, value: V);
+    /// Removes `key`; true if it was there.
+    fn remove(&self, key: &u64) -> bool;
+    /// Removes every entry of the cache.
+    fn clear(&self);
+    /// Entries in the cache.
+    fn len(&self) -> usize;
+    /// Why it serves from memory, if it does.
+    fn fallback_reason(&self) -> Option<String>;
     /// The cached value of `key`, or `compute()` stored and returned.
     fn get_or_insert_with(&self, key: u64, compute: impl FnOnce() -> V) -> V;
     /// Its statistics.
@@ -60,6 +69,12 @@ pub trait PersistentBuilder: Sized {
     fn register(self, on: bool) -> Self;
     /// A malformed `TWAT_CACHE_KEY` makes a memory cache instead of an error.
     fn env_key_fallback(self, on: bool) -> Self;
+    /// At most this many entries.
+    fn maxsize(self, maxsize: usize) -> Self;
+    /// Entries expire this long after they are stored.
+    fn ttl(self, ttl: std::time::Duration) -> Self;
+    /// Which entry goes first.
+    fn policy(self, policy: twat_cache_common::Policy) -> Self;
     /// Checks the settings and builds the cache.
     fn build(self) -> Result<Self::Cache, ConfigError>;
 }
@@ -72,86 +87,114 @@ pub trait EncryptingBuilder: PersistentBuilder {
     fn passphrase(self, passphrase: &str) -> Self;
 }
 
-/// Defines `Tested<V>` and `TestedBuilder<V>` in the calling test file: the named cache
-/// and builder types of the named crate (keys `u64`), implementing [`PersistentCache`]
-/// and [`PersistentBuilder`], and [`EncryptingBuilder`] when the calling crate's feature
-/// `encrypt` is on.
-///
-/// ```ignore
-/// twat_cache_testkit::tested_cache!(twat_bcache::LmdbCache, LmdbCacheBuilder, Backend::Lmdb);
-/// ```
-#[macro_export]
-macro_rules! tested_cache {
-    ($krate:ident :: $cache:ident, $builder:ident, Backend :: $backend:ident) => {
-        /// The cache under test, for the testkit's shared scenarios.
-        #[derive(Clone)]
-        pub struct Tested<V>(pub $krate::$cache<u64, V>);
+impl<S, V> PersistentCache<V> for twat_cache_store::PersistentCache<S, u64, V>
+where
+    S: Store,
+    V: Value,
+    S::Builder<u64, V>: StoreBuilder<Store = S, Key = u64, Value = V>,
+{
+    type Builder = S::Builder<u64, V>;
+    const BACKEND: Backend = S::BACKEND;
+    fn builder() -> Self::Builder {
+        Self::Builder::default()
+    }
+    fn get(&self, key: &u64) -> Option<V> {
+        twat_cache_store::PersistentCache::get(self, key)
+    }
+    fn insert(&self, key: u64, value: V) {
+        twat_cache_store::PersistentCache::insert(self, key, value)
+    }
+    fn remove(&self, key: &u64) -> bool {
+        twat_cache_store::PersistentCache::remove(self, key)
+    }
+    fn clear(&self) {
+        twat_cache_store::PersistentCache::clear(self)
+    }
+    fn len(&self) -> usize {
+        twat_cache_store::PersistentCache::len(self)
+    }
+    fn fallback_reason(&self) -> Option<String> {
+        twat_cache_store::PersistentCache::fallback_reason(self).map(str::to_owned)
+    }
+    fn get_or_insert_with(&self, key: u64, compute: impl FnOnce() -> V) -> V {
+        twat_cache_store::PersistentCache::get_or_insert_with(self, key, compute)
+    }
+    fn stats(&self) -> CacheStats {
+        twat_cache_store::PersistentCache::stats(self)
+    }
+    fn backend(&self) -> Backend {
+        twat_cache_store::PersistentCache::backend(self)
+    }
+    fn encrypted(&self) -> bool {
+        twat_cache_store::PersistentCache::encrypted(self)
+    }
+}
 
-        /// The builder of [`Tested`].
-        pub struct TestedBuilder<V>(pub $krate::$builder<u64, V>);
+impl<B> PersistentBuilder for B
+where
+    B: StoreBuilder<Key = u64>,
+    B::Value: Value,
+{
+    type Cache = twat_cache_store::PersistentCache<B::Store, u64, B::Value>;
+    fn cache_dir(mut self, dir: &Path) -> Self {
+        self.options_mut().cache_dir = Some(dir.to_path_buf());
+        self
+    }
+    fn folder_name(mut self, folder_name: &str) -> Self {
+        self.options_mut().folder = Some(folder_name.to_owned());
+        self
+    }
+    fn name(mut self, name: &str) -> Self {
+        self.options_mut().name = Some(name.to_owned());
+        self
+    }
+    fn lock(mut self, on: bool) -> Self {
+        self.options_mut().lock = on;
+        self
+    }
+    fn single_flight(mut self, on: bool) -> Self {
+        self.options_mut().single_flight = on;
+        self
+    }
+    fn register(mut self, on: bool) -> Self {
+        self.options_mut().register = on;
+        self
+    }
+    fn env_key_fallback(mut self, on: bool) -> Self {
+        self.options_mut().env_key_fallback = on;
+        self
+    }
+    fn maxsize(mut self, maxsize: usize) -> Self {
+        self.options_mut().maxsize = Some(maxsize);
+        self
+    }
+    fn ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.options_mut().ttl = Some(ttl);
+        self
+    }
+    fn policy(mut self, policy: twat_cache_common::Policy) -> Self {
+        self.options_mut().policy = Some(policy);
+        self
+    }
+    fn build(self) -> Result<Self::Cache, ConfigError> {
+        self.build_cache()
+    }
+}
 
-        impl<V: $crate::cache::Value> $crate::cache::PersistentCache<V> for Tested<V> {
-            type Builder = TestedBuilder<V>;
-            const BACKEND: $crate::cache::Backend = $krate::Backend::$backend;
-            fn builder() -> TestedBuilder<V> {
-                TestedBuilder($krate::$cache::<u64, V>::builder())
-            }
-            fn get(&self, key: &u64) -> Option<V> {
-                self.0.get(key)
-            }
-            fn insert(&self, key: u64, value: V) {
-                self.0.insert(key, value)
-            }
-            fn get_or_insert_with(&self, key: u64, compute: impl FnOnce() -> V) -> V {
-                self.0.get_or_insert_with(key, compute)
-            }
-            fn stats(&self) -> $crate::cache::CacheStats {
-                self.0.stats()
-            }
-            fn backend(&self) -> $crate::cache::Backend {
-                self.0.backend()
-            }
-            fn encrypted(&self) -> bool {
-                self.0.encrypted()
-            }
-        }
-
-        impl<V: $crate::cache::Value> $crate::cache::PersistentBuilder for TestedBuilder<V> {
-            type Cache = Tested<V>;
-            fn cache_dir(self, dir: &::std::path::Path) -> Self {
-                TestedBuilder(self.0.cache_dir(dir))
-            }
-            fn folder_name(self, folder_name: &str) -> Self {
-                TestedBuilder(self.0.folder_name(folder_name))
-            }
-            fn name(self, name: &str) -> Self {
-                TestedBuilder(self.0.name(name))
-            }
-            fn lock(self, on: bool) -> Self {
-                TestedBuilder(self.0.lock(on))
-            }
-            fn single_flight(self, on: bool) -> Self {
-                TestedBuilder(self.0.single_flight(on))
-            }
-            fn register(self, on: bool) -> Self {
-                TestedBuilder(self.0.register(on))
-            }
-            fn env_key_fallback(self, on: bool) -> Self {
-                TestedBuilder(self.0.env_key_fallback(on))
-            }
-            fn build(self) -> Result<Tested<V>, $crate::cache::ConfigError> {
-                self.0.build().map(Tested)
-            }
-        }
-
-        #[cfg(feature = "encrypt")]
-        impl<V: $crate::cache::Value> $crate::cache::EncryptingBuilder for TestedBuilder<V> {
-            fn encryption_key(self, key: [u8; 32]) -> Self {
-                TestedBuilder(self.0.encryption_key(key))
-            }
-            fn passphrase(self, passphrase: &str) -> Self {
-                TestedBuilder(self.0.passphrase(passphrase))
-            }
-        }
-    };
+#[cfg(feature = "encrypt")]
+impl<B> EncryptingBuilder for B
+where
+    B: StoreBuilder<Key = u64>,
+    B::Value: Value,
+{
+    fn encryption_key(mut self, key: [u8; 32]) -> Self {
+        use twat_cache_common::cipher::{CacheKey, KeySource};
+        self.options_mut().key = Some(KeySource::Key(CacheKey::from_bytes(key)));
+        self
+    }
+    fn passphrase(mut self, passphrase: &str) -> Self {
+        use twat_cache_common::cipher::{KeySource, Zeroizing};
+        self.options_mut().key = Some(KeySource::Passphrase(Zeroizing::new(passphrase.to_owned())));
+        self
+    }
 }

@@ -89,7 +89,10 @@ pub fn value_of(k: u64) -> String {
 
 /// A persistent cache from `u64` to `String` whose builder takes keys, with raw access to
 /// the entries it stores in namespace and folder `enc`.
-pub trait EncryptedStore: PersistentCache<String, Builder: EncryptingBuilder> {
+/// `L` is a type of the implementing test file (`EncryptionHooks`, which
+/// [`encrypt_tests!`](crate::encrypt_tests) defines): it lets a test crate implement this
+/// trait for a cache type that is not its own.
+pub trait EncryptedStore<L>: PersistentCache<String, Builder: EncryptingBuilder> {
     /// The stored bytes of key `k` (an encoded [`Entry`]), `None` when there are none.
     fn raw(&self, k: u64) -> Option<Vec<u8>>;
     /// Replaces the stored bytes of key `k`.
@@ -114,30 +117,30 @@ pub trait Shout {
 }
 
 /// A builder on `dir`, folder and namespace `enc`.
-pub fn builder<C: EncryptedStore>(dir: &Path) -> C::Builder {
+pub fn builder<C: EncryptedStore<L>, L>(dir: &Path) -> C::Builder {
     C::builder().cache_dir(dir).folder_name("enc").name("enc")
 }
 
 /// A cache with `key`, which must be on its persistent backend.
-pub fn keyed<C: EncryptedStore>(dir: &Path, key: [u8; 32]) -> C {
-    let c = builder::<C>(dir).encryption_key(key).build().unwrap();
+pub fn keyed<C: EncryptedStore<L>, L>(dir: &Path, key: [u8; 32]) -> C {
+    let c = builder::<C, L>(dir).encryption_key(key).build().unwrap();
     assert_eq!(c.backend(), C::BACKEND, "{:?}", c.stats().fallback_reason);
     c
 }
 
 /// A cache without a key.
-pub fn plain<C: EncryptedStore>(dir: &Path) -> C {
-    builder::<C>(dir).build().unwrap()
+pub fn plain<C: EncryptedStore<L>, L>(dir: &Path) -> C {
+    builder::<C, L>(dir).build().unwrap()
 }
 
 /// Rewrites the stored bytes of `k` with `f` of them.
-pub fn rewrite<C: EncryptedStore>(c: &C, k: u64, f: impl FnOnce(Vec<u8>) -> Vec<u8>) {
+pub fn rewrite<C: EncryptedStore<L>, L>(c: &C, k: u64, f: impl FnOnce(Vec<u8>) -> Vec<u8>) {
     let old = c.raw(k).expect("entry present");
     c.put_raw(k, &f(old));
 }
 
 /// Asserts `get_or_insert_with` recomputes `k` (a miss) and returns the right value.
-pub fn assert_recomputed<C: EncryptedStore>(c: &C, k: u64) {
+pub fn assert_recomputed<C: EncryptedStore<L>, L>(c: &C, k: u64) {
     let calls = AtomicUsize::new(0);
     let v = c.get_or_insert_with(k, || {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -149,9 +152,9 @@ pub fn assert_recomputed<C: EncryptedStore>(c: &C, k: u64) {
 
 /// Values round-trip, each entry is sealed (flag, 40 bytes of nonce and tag), and no
 /// plaintext reaches the disk, which it does without a key.
-pub fn round_trip_and_no_plaintext_on_disk<C: EncryptedStore>() {
+pub fn round_trip_and_no_plaintext_on_disk<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let c = keyed::<C>(dir.path(), KEY_A);
+    let c = keyed::<C, L>(dir.path(), KEY_A);
     assert!(c.encrypted());
     for k in 0..50 {
         c.insert(k, value_of(k));
@@ -171,7 +174,7 @@ pub fn round_trip_and_no_plaintext_on_disk<C: EncryptedStore>() {
         "nonce and tag add 40 bytes"
     );
     // Another cache object with the same key (another process, in real life) reads them.
-    let again = keyed::<C>(dir.path(), KEY_A);
+    let again = keyed::<C, L>(dir.path(), KEY_A);
     assert_eq!(
         again.get(&49),
         Some(value_of(49)),
@@ -186,7 +189,7 @@ pub fn round_trip_and_no_plaintext_on_disk<C: EncryptedStore>() {
     // The same values without encryption are visible on disk: the check above means
     // something.
     let clear = tempfile::tempdir().unwrap();
-    let p = plain::<C>(clear.path());
+    let p = plain::<C, L>(clear.path());
     assert!(!p.encrypted());
     p.insert(1, value_of(1));
     drop(p);
@@ -195,13 +198,13 @@ pub fn round_trip_and_no_plaintext_on_disk<C: EncryptedStore>() {
 
 /// Another key misses, deletes the entry it cannot open and stores its own; the first key
 /// then misses those.
-pub fn wrong_key_is_a_miss_and_the_value_is_recomputed<C: EncryptedStore>() {
+pub fn wrong_key_is_a_miss_and_the_value_is_recomputed<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let a = keyed::<C>(dir.path(), KEY_A);
+    let a = keyed::<C, L>(dir.path(), KEY_A);
     for k in 0..10 {
         a.insert(k, value_of(k));
     }
-    let b = keyed::<C>(dir.path(), KEY_B);
+    let b = keyed::<C, L>(dir.path(), KEY_B);
     assert_eq!(b.get(&3), None);
     assert_eq!(b.stats().misses, 1);
     assert_eq!(b.raw(3), None, "the entry it cannot open is deleted");
@@ -215,9 +218,9 @@ pub fn wrong_key_is_a_miss_and_the_value_is_recomputed<C: EncryptedStore>() {
 
 /// Any change to a sealed entry, its checksum fixed so only the AEAD can notice, makes a
 /// miss that deletes it.
-pub fn a_tampered_byte_is_a_miss<C: EncryptedStore>() {
+pub fn a_tampered_byte_is_a_miss<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let c = keyed::<C>(dir.path(), KEY_A);
+    let c = keyed::<C, L>(dir.path(), KEY_A);
     for k in 0..6 {
         c.insert(k, value_of(k));
     }
@@ -269,9 +272,9 @@ pub fn a_tampered_byte_is_a_miss<C: EncryptedStore>() {
 
 /// Key 1's entry stored as key 2's, verbatim or relabelled with key 2's stored key
 /// (checksum fixed), is a miss: only the associated data ties the ciphertext to key 1.
-pub fn entry_copied_under_another_key_is_a_miss<C: EncryptedStore>() {
+pub fn entry_copied_under_another_key_is_a_miss<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let c = keyed::<C>(dir.path(), KEY_A);
+    let c = keyed::<C, L>(dir.path(), KEY_A);
     c.insert(1, value_of(1));
     c.insert(2, value_of(2));
     let one = c.raw(1).unwrap();
@@ -291,12 +294,12 @@ pub fn entry_copied_under_another_key_is_a_miss<C: EncryptedStore>() {
 
 /// A plaintext entry is a miss for an encrypting cache, and an encrypted one for a cache
 /// without the key.
-pub fn plain_and_encrypted_entries_do_not_mix<C: EncryptedStore>() {
+pub fn plain_and_encrypted_entries_do_not_mix<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let p = plain::<C>(dir.path());
+    let p = plain::<C, L>(dir.path());
     assert!(!p.encrypted());
     p.insert(1, value_of(1));
-    let k = keyed::<C>(dir.path(), KEY_A);
+    let k = keyed::<C, L>(dir.path(), KEY_A);
     assert_eq!(
         k.get(&1),
         None,
@@ -314,9 +317,9 @@ pub fn plain_and_encrypted_entries_do_not_mix<C: EncryptedStore>() {
 
 /// A passphrase is stretched with a salt kept in the folder (16 bytes in hex, mode 0600):
 /// the same passphrase reads the entries, another does not.
-pub fn passphrase_uses_a_private_salt_file_in_the_folder<C: EncryptedStore>() {
+pub fn passphrase_uses_a_private_salt_file_in_the_folder<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let a = builder::<C>(dir.path())
+    let a = builder::<C, L>(dir.path())
         .passphrase("correct horse battery staple")
         .build()
         .unwrap();
@@ -331,12 +334,12 @@ pub fn passphrase_uses_a_private_salt_file_in_the_folder<C: EncryptedStore>() {
         let mode = fs::metadata(&salt).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    let same = builder::<C>(dir.path())
+    let same = builder::<C, L>(dir.path())
         .passphrase("correct horse battery staple")
         .build()
         .unwrap();
     assert_eq!(same.get(&1), Some(value_of(1)));
-    let other = builder::<C>(dir.path())
+    let other = builder::<C, L>(dir.path())
         .passphrase("wrong horse")
         .build()
         .unwrap();
@@ -347,15 +350,18 @@ pub fn passphrase_uses_a_private_salt_file_in_the_folder<C: EncryptedStore>() {
 
 /// A salt file that cannot be read makes a passphrase cache serve from memory, saying
 /// why; both in a new folder and in one the store has used.
-pub fn a_damaged_salt_file_falls_back_to_memory<C: EncryptedStore>() {
+pub fn a_damaged_salt_file_falls_back_to_memory<C: EncryptedStore<L>, L>() {
     for used in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("enc")).unwrap();
         if used {
-            plain::<C>(dir.path()).insert(1, value_of(1)); // make the folder the store's
+            plain::<C, L>(dir.path()).insert(1, value_of(1)); // make the folder the store's
         }
         fs::write(dir.path().join("enc/twat-cache.salt"), "garbage\n").unwrap();
-        let c = builder::<C>(dir.path()).passphrase("pw").build().unwrap();
+        let c = builder::<C, L>(dir.path())
+            .passphrase("pw")
+            .build()
+            .unwrap();
         assert!(c.backend().is_memory(), "used: {used}");
         assert!(!c.encrypted());
         let reason = c.stats().fallback_reason.unwrap();
@@ -366,9 +372,9 @@ pub fn a_damaged_salt_file_falls_back_to_memory<C: EncryptedStore>() {
 }
 
 /// An empty passphrase is refused, naming the setting.
-pub fn empty_passphrase_is_a_config_error<C: EncryptedStore>() {
+pub fn empty_passphrase_is_a_config_error<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
-    let Err(err) = builder::<C>(dir.path()).passphrase("").build() else {
+    let Err(err) = builder::<C, L>(dir.path()).passphrase("").build() else {
         panic!("an empty passphrase was accepted")
     };
     assert_eq!(err.field(), "passphrase");
@@ -385,7 +391,7 @@ fn run_in(role: &str, dir: &Path, key: &str) {
 /// The body of the child processes (does nothing when run normally): `write` stores keys
 /// 0..5 with the key from `TWAT_CACHE_KEY` and 100 with [`KEY_B`]; `malformed` checks
 /// the error and the memory fallback; `macro` calls the decorated function.
-pub fn child_entry<C: EncryptedStore, S: Shout>() {
+pub fn child_entry<C: EncryptedStore<L>, L, S: Shout>() {
     let Some(role) = child_role() else {
         return;
     };
@@ -393,17 +399,17 @@ pub fn child_entry<C: EncryptedStore, S: Shout>() {
     let dir = Path::new(&dir);
     match role.as_str() {
         "write" => {
-            let c = builder::<C>(dir).build().unwrap();
+            let c = builder::<C, L>(dir).build().unwrap();
             assert!(c.encrypted(), "TWAT_CACHE_KEY turns encryption on");
             for k in 0..5 {
                 c.insert(k, value_of(k));
             }
             // An explicit key wins over the variable (checked by the parent).
-            let explicit = builder::<C>(dir).encryption_key(KEY_B).build().unwrap();
+            let explicit = builder::<C, L>(dir).encryption_key(KEY_B).build().unwrap();
             explicit.insert(100, value_of(100));
         }
         "malformed" => {
-            let Err(err) = builder::<C>(dir).build() else {
+            let Err(err) = builder::<C, L>(dir).build() else {
                 panic!("a malformed TWAT_CACHE_KEY was accepted")
             };
             assert_eq!(err.field(), "TWAT_CACHE_KEY");
@@ -411,13 +417,13 @@ pub fn child_entry<C: EncryptedStore, S: Shout>() {
             assert!(msg.contains("TWAT_CACHE_KEY"), "{msg}");
             assert!(!msg.contains("not-a-key"), "the value is not shown: {msg}");
             // With the fallback the macros ask for: memory, and it says why.
-            let c = builder::<C>(dir).env_key_fallback(true).build().unwrap();
+            let c = builder::<C, L>(dir).env_key_fallback(true).build().unwrap();
             assert!(c.backend().is_memory());
             let reason = c.stats().fallback_reason.unwrap();
             assert!(reason.contains("TWAT_CACHE_KEY"), "{reason}");
             assert_eq!(c.get_or_insert_with(1, || value_of(1)), value_of(1));
             // An explicit key still works: the variable is not consulted.
-            let ok = builder::<C>(dir).encryption_key(KEY_A).build().unwrap();
+            let ok = builder::<C, L>(dir).encryption_key(KEY_A).build().unwrap();
             assert!(ok.encrypted());
             // A decorated function keeps working (from memory), no panic.
             assert_eq!(S::shout("hi"), format!("{MARKER} HI"));
@@ -436,11 +442,11 @@ pub fn child_entry<C: EncryptedStore, S: Shout>() {
 }
 
 /// `TWAT_CACHE_KEY` as 64 hex digits (either case) is the raw key; an explicit key wins.
-pub fn twat_cache_key_in_hex<C: EncryptedStore>() {
+pub fn twat_cache_key_in_hex<C: EncryptedStore<L>, L>() {
     for hex in ["a5".repeat(32), "A5".repeat(32)] {
         let dir = tempfile::tempdir().unwrap();
         run_in("write", dir.path(), &hex);
-        let a = keyed::<C>(dir.path(), KEY_A);
+        let a = keyed::<C, L>(dir.path(), KEY_A);
         for k in 0..5 {
             assert_eq!(
                 a.get(&k),
@@ -448,7 +454,7 @@ pub fn twat_cache_key_in_hex<C: EncryptedStore>() {
                 "the child used the hex key {hex}"
             );
         }
-        let b = keyed::<C>(dir.path(), KEY_B);
+        let b = keyed::<C, L>(dir.path(), KEY_B);
         assert_eq!(b.get(&100), Some(value_of(100)), "the explicit key won");
         drop((a, b));
         assert!(!contains(&C::on_disk(&dir.path().join("enc")), MARKER));
@@ -456,7 +462,7 @@ pub fn twat_cache_key_in_hex<C: EncryptedStore>() {
 }
 
 /// `TWAT_CACHE_KEY` in base64, standard (padded) or URL-safe (unpadded): the same key.
-pub fn twat_cache_key_in_base64<C: EncryptedStore>() {
+pub fn twat_cache_key_in_base64<C: EncryptedStore<L>, L>() {
     // 32 bytes of 0xa5, padded and unpadded (no character differs between the alphabets).
     for b64 in [
         "paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaU=",
@@ -464,7 +470,7 @@ pub fn twat_cache_key_in_base64<C: EncryptedStore>() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         run_in("write", dir.path(), b64);
-        let a = keyed::<C>(dir.path(), KEY_A);
+        let a = keyed::<C, L>(dir.path(), KEY_A);
         assert_eq!(
             a.get(&4),
             Some(value_of(4)),
@@ -474,11 +480,11 @@ pub fn twat_cache_key_in_base64<C: EncryptedStore>() {
 }
 
 /// `TWAT_CACHE_KEY=passphrase:…` uses the folder's salt like a builder's passphrase.
-pub fn twat_cache_key_passphrase<C: EncryptedStore>() {
+pub fn twat_cache_key_passphrase<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
     run_in("write", dir.path(), "passphrase:open sesame");
     assert!(dir.path().join("enc/twat-cache.salt").is_file());
-    let c = builder::<C>(dir.path())
+    let c = builder::<C, L>(dir.path())
         .passphrase("open sesame")
         .build()
         .unwrap();
@@ -487,7 +493,7 @@ pub fn twat_cache_key_passphrase<C: EncryptedStore>() {
         Some(value_of(2)),
         "same passphrase, same folder salt"
     );
-    let wrong = builder::<C>(dir.path())
+    let wrong = builder::<C, L>(dir.path())
         .passphrase("open sesame!")
         .build()
         .unwrap();
@@ -503,7 +509,7 @@ pub fn malformed_twat_cache_key_is_a_config_error_naming_it() {
 }
 
 /// The decorated function's entries are encrypted with `TWAT_CACHE_KEY`.
-pub fn the_macro_encrypts_with_twat_cache_key<C: EncryptedStore>() {
+pub fn the_macro_encrypts_with_twat_cache_key<C: EncryptedStore<L>, L>() {
     let dir = tempfile::tempdir().unwrap();
     run_in("macro", dir.path(), &"a5".repeat(32));
     let bytes = C::on_disk(&dir.path().join("enc-macro"));
@@ -534,6 +540,9 @@ macro_rules! encrypt_tests {
         /// `shout` and its cache, for the children.
         struct Shout;
 
+        /// This test file's type for `impl EncryptedStore<EncryptionHooks> for ..`.
+        pub struct EncryptionHooks;
+
         impl $crate::encrypt::Shout for Shout {
             fn shout(s: &str) -> String {
                 shout(s)
@@ -551,59 +560,65 @@ macro_rules! encrypt_tests {
 
         #[test]
         fn round_trip_and_no_plaintext_on_disk() {
-            $crate::encrypt::round_trip_and_no_plaintext_on_disk::<$cache>();
+            $crate::encrypt::round_trip_and_no_plaintext_on_disk::<$cache, EncryptionHooks>();
         }
 
         #[test]
         fn wrong_key_is_a_miss_and_the_value_is_recomputed() {
-            $crate::encrypt::wrong_key_is_a_miss_and_the_value_is_recomputed::<$cache>();
+            $crate::encrypt::wrong_key_is_a_miss_and_the_value_is_recomputed::<
+                $cache,
+                EncryptionHooks,
+            >();
         }
 
         #[test]
         fn a_tampered_byte_is_a_miss() {
-            $crate::encrypt::a_tampered_byte_is_a_miss::<$cache>();
+            $crate::encrypt::a_tampered_byte_is_a_miss::<$cache, EncryptionHooks>();
         }
 
         #[test]
         fn plain_and_encrypted_entries_do_not_mix() {
-            $crate::encrypt::plain_and_encrypted_entries_do_not_mix::<$cache>();
+            $crate::encrypt::plain_and_encrypted_entries_do_not_mix::<$cache, EncryptionHooks>();
         }
 
         #[test]
         fn passphrase_uses_a_private_salt_file_in_the_folder() {
-            $crate::encrypt::passphrase_uses_a_private_salt_file_in_the_folder::<$cache>();
+            $crate::encrypt::passphrase_uses_a_private_salt_file_in_the_folder::<
+                $cache,
+                EncryptionHooks,
+            >();
         }
 
         #[test]
         fn a_damaged_salt_file_falls_back_to_memory() {
-            $crate::encrypt::a_damaged_salt_file_falls_back_to_memory::<$cache>();
+            $crate::encrypt::a_damaged_salt_file_falls_back_to_memory::<$cache, EncryptionHooks>();
         }
 
         #[test]
         fn empty_passphrase_is_a_config_error() {
-            $crate::encrypt::empty_passphrase_is_a_config_error::<$cache>();
+            $crate::encrypt::empty_passphrase_is_a_config_error::<$cache, EncryptionHooks>();
         }
 
         /// Not a test of its own: the body of child processes (does nothing when run
         /// normally).
         #[test]
         fn child_entry() {
-            $crate::encrypt::child_entry::<$cache, Shout>();
+            $crate::encrypt::child_entry::<$cache, EncryptionHooks, Shout>();
         }
 
         #[test]
         fn twat_cache_key_in_hex() {
-            $crate::encrypt::twat_cache_key_in_hex::<$cache>();
+            $crate::encrypt::twat_cache_key_in_hex::<$cache, EncryptionHooks>();
         }
 
         #[test]
         fn twat_cache_key_in_base64() {
-            $crate::encrypt::twat_cache_key_in_base64::<$cache>();
+            $crate::encrypt::twat_cache_key_in_base64::<$cache, EncryptionHooks>();
         }
 
         #[test]
         fn twat_cache_key_passphrase() {
-            $crate::encrypt::twat_cache_key_passphrase::<$cache>();
+            $crate::encrypt::twat_cache_key_passphrase::<$cache, EncryptionHooks>();
         }
 
         #[test]
@@ -613,7 +628,7 @@ macro_rules! encrypt_tests {
 
         #[test]
         fn the_macro_encrypts_with_twat_cache_key() {
-            $crate::encrypt::the_macro_encrypts_with_twat_cache_key::<$cache>();
+            $crate::encrypt::the_macro_encrypts_with_twat_cache_key::<$cache, EncryptionHooks>();
         }
     };
 }

@@ -5,7 +5,7 @@
 //!
 //! Each function is one test (a parent, or a child started by one with [`child`]), run
 //! by a `#[test]` of the same name on the test file's cache type (`Tested<Vec<u8>>` from
-//! [`tested_cache!`](crate::tested_cache)) and, where the stores differ, with a hook of
+//! the test file's `type Tested<V> = twat_bcache::LmdbCache<u64, V>`) and, where the stores differ, with a hook of
 //! the store's: [`fault_tests!`](crate::fault_tests) expands them all.
 
 use std::fs;
@@ -363,7 +363,7 @@ pub fn folder_owned_by_another_user_falls_back_to_memory<C: PersistentCache<Vec<
 /// `read_only_folder`, `permissions_changed_while_open`,
 /// `symlinked_folder_falls_back_to_memory`,
 /// `folder_owned_by_another_user_falls_back_to_memory`), run on the given cache type
-/// (`Tested<Vec<u8>>` from [`tested_cache!`](crate::tested_cache)) with the store's
+/// (`Tested<Vec<u8>>` from the test file's `type Tested<V> = twat_bcache::LmdbCache<u64, V>`) with the store's
 /// hooks: the [`FullDisk`] of [`full_disk_child`], the `while_mounted` of
 /// [`read_only_folder`] and the `then` of [`permissions_changed_while_open`]. The file
 /// adds the child test `permissions_child`, which differs between the stores. The

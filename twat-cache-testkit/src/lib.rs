@@ -9,8 +9,10 @@
 //!   reporting.
 //! - [`inject`] (Unix): faults from the environment: a small tmpfs, a file-size rlimit,
 //!   an unprivileged child, permission bits.
-//! - [`cache`]: the traits a scenario sees a cache through, and
-//!   [`tested_cache!`] to implement them for a crate's cache type.
+//! - [`cache`]: the traits a scenario sees a cache through, implemented once for every
+//!   `PersistentCache<S, u64, V>` and every builder.
+//! - [`conformance`]: the contract every store keeps (round trip, bounds and policies,
+//!   ttl, damage, many processes, fallback); [`conformance_tests!`] runs it on a store.
 //! - [`lock`] (Unix): cross-process single-flight; [`lock_tests!`] expands them all.
 //! - [`faults`] (Unix): full disk, read-only and refused folders.
 //! - [`encrypt`]: encryption at rest, and the `TWAT_CACHE_KEY` child protocol.
@@ -20,6 +22,8 @@
 
 pub mod cache;
 pub mod child;
+#[cfg(unix)]
+pub mod conformance;
 pub mod encrypt;
 #[cfg(unix)]
 pub mod faults;

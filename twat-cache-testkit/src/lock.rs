@@ -262,11 +262,11 @@ pub fn same_key_recursion_under_lock_does_not_deadlock<C: PersistentCache<u64>>(
 /// and `taker` are child tests; the others start them): the two decorated functions of
 /// [`Racers`] made with the given attribute, and one `#[test]` per scenario of this
 /// module, run on the given cache type (`Tested<u64>` from
-/// [`tested_cache!`](crate::tested_cache)). The scenarios' assertions are in this
+/// the test file's `type Tested<V> = twat_bcache::LmdbCache<u64, V>`). The scenarios' assertions are in this
 /// module, so a failure points here.
 ///
 /// ```ignore
-/// twat_cache_testkit::tested_cache!(twat_bcache::LmdbCache, LmdbCacheBuilder, Backend::Lmdb);
+/// type Tested<V> = twat_bcache::LmdbCache<u64, V>;
 /// twat_cache_testkit::lock_tests!(twat_bcache::bcache, Tested<u64>);
 /// ```
 #[macro_export]

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twat_cache_common::ConfigError;
-use twat_cache_store::{Options, PersistentCache, Store};
+use twat_cache_store::{Options, PersistentCache, Store, StoreBuilder};
 
 use crate::{FileCache, FileStore};
 
@@ -107,5 +107,21 @@ where
             crate::layout::KIND,
             |o| FileStore::open(o, compress),
         ))
+    }
+}
+
+impl<K, V> StoreBuilder for FileCacheBuilder<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Serialize + Send + Sync + 'static,
+    V: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Store = FileStore;
+    type Key = K;
+    type Value = V;
+    fn options_mut(&mut self) -> &mut Options {
+        &mut self.options
+    }
+    fn build_cache(self) -> Result<PersistentCache<FileStore, K, V>, ConfigError> {
+        self.build()
     }
 }

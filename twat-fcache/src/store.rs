@@ -288,18 +288,7 @@ impl FileStore {
     /// The payload of `entry` before decompression: opened with the cipher when there is
     /// one (a plain entry is then refused), refused when encrypted and there is none.
     fn plaintext<'e>(&self, entry: &Entry<'e>) -> Result<Cow<'e, [u8]>, String> {
-        #[cfg(feature = "encrypt")]
-        {
-            twat_cache_common::cipher::payload(self.cipher.as_ref(), entry)
-                .map_err(|e| e.to_string())
-        }
-        #[cfg(not(feature = "encrypt"))]
-        {
-            if entry.flags & flags::ENCRYPTED != 0 {
-                return Err("entry is encrypted, and this build has no `encrypt` feature".into());
-            }
-            Ok(Cow::Borrowed(entry.payload))
-        }
+        twat_cache_store::crypt::open(self.cipher.as_ref(), entry, flags::COMPRESSED)
     }
 
     fn locate(&self, stored_key: &[u8]) -> (Digest, PathBuf) {
@@ -662,7 +651,6 @@ impl FileStore {
     /// Appends the sealed payload of `raw` (compressed first when the store compresses
     /// and it pays) to `buf`; returns the entry's flags. `header` gives the entry's times
     /// and key: with the flags, the associated data.
-    #[cfg(feature = "encrypt")]
     fn seal_into(
         &self,
         mut header: Entry<'_>,
@@ -680,29 +668,14 @@ impl FileStore {
         } else {
             raw
         };
-        cipher
-            .seal_into(&header, plain, buf)
-            .map_err(|e| CacheError::Encode {
-                what: "value",
-                message: e.to_string(),
+        let flag =
+            twat_cache_store::crypt::seal_into(cipher, &header, plain, buf).map_err(|message| {
+                CacheError::Encode {
+                    what: "value",
+                    message,
+                }
             })?;
-        Ok(header.flags | cipher.flag())
-    }
-
-    #[cfg(not(feature = "encrypt"))]
-    fn seal_into(
-        &self,
-        _header: Entry<'_>,
-        raw: &[u8],
-        buf: &mut Vec<u8>,
-    ) -> Result<u8, CacheError> {
-        match &self.cipher {
-            Some(never) => match *never {},
-            None => {
-                buf.extend_from_slice(raw);
-                Ok(0)
-            }
-        }
+        Ok(header.flags | flag)
     }
 
     fn bounded(&self) -> bool {
@@ -897,43 +870,6 @@ fn write_manifest(folder: &Path) -> Result<(), String> {
     .map_err(|e| format!("cannot write {}: {e}", folder.join(MANIFEST).display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn in_place_encoding_matches_the_shared_entry_format() {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = Namespace::named("t");
-        let options = twat_cache_store::Options::default();
-        let folder = dir.path().join("f");
-        let store = FileStore::open(
-            &twat_cache_store::Opening::new(&folder, &ns, &options),
-            false,
-        )
-        .unwrap();
-        store.insert_bytes(b"k", b"payload").unwrap();
-        let bytes = fs::read(store.entry_path(b"k")).unwrap();
-        let e = Entry::decode(&bytes).unwrap();
-        let again = Entry {
-            flags: 0,
-            created_ms: e.created_ms,
-            expires_ms: 0,
-            key: b"k",
-            payload: b"payload",
-        }
-        .encode();
-        assert_eq!(bytes, again);
-    }
-
-    #[test]
-    fn digests_round_trip_through_names() {
-        let d = digest(b"x");
-        assert_eq!(parse_digest(&hex(&d)), Some(d));
-        assert_eq!(parse_digest("zz"), None);
-    }
-}
-
 /// A full disk or quota: a reason to evict and try again. (A file larger than the
 /// process may write, `EFBIG`, is not: removing other files cannot help it.)
 fn is_full(e: &io::Error) -> bool {
@@ -998,5 +934,42 @@ impl Store for FileStore {
 
     fn encrypted(&self) -> bool {
         FileStore::encrypted(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_place_encoding_matches_the_shared_entry_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::named("t");
+        let options = twat_cache_store::Options::default();
+        let folder = dir.path().join("f");
+        let store = FileStore::open(
+            &twat_cache_store::Opening::new(&folder, &ns, &options),
+            false,
+        )
+        .unwrap();
+        store.insert_bytes(b"k", b"payload").unwrap();
+        let bytes = fs::read(store.entry_path(b"k")).unwrap();
+        let e = Entry::decode(&bytes).unwrap();
+        let again = Entry {
+            flags: 0,
+            created_ms: e.created_ms,
+            expires_ms: 0,
+            key: b"k",
+            payload: b"payload",
+        }
+        .encode();
+        assert_eq!(bytes, again);
+    }
+
+    #[test]
+    fn digests_round_trip_through_names() {
+        let d = digest(b"x");
+        assert_eq!(parse_digest(&hex(&d)), Some(d));
+        assert_eq!(parse_digest("zz"), None);
     }
 }

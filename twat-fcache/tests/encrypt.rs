@@ -14,7 +14,8 @@ use twat_cache_common::entry::flags;
 use twat_cache_testkit::encrypt::{self, EncryptedStore, KEY_A, MARKER, all_bytes, contains};
 use twat_fcache::{FileCache, FileStore, Inner};
 
-twat_cache_testkit::tested_cache!(twat_fcache::FileCache, FileCacheBuilder, Backend::Files);
+/// The cache the shared scenarios run on.
+type Tested<V> = twat_fcache::FileCache<u64, V>;
 twat_cache_testkit::encrypt_tests!(
     Tested<String>,
     twat_fcache::fcache(folder_name = "enc-macro", compress = true)
@@ -35,9 +36,9 @@ fn path_of(c: &FileCache<u64, String>, k: u64) -> PathBuf {
     store(c).entry_path(&c.stored_key(&k).unwrap())
 }
 
-impl EncryptedStore for Tested<String> {
+impl EncryptedStore<EncryptionHooks> for Tested<String> {
     fn raw(&self, k: u64) -> Option<Vec<u8>> {
-        match fs::read(path_of(&self.0, k)) {
+        match fs::read(path_of(self, k)) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => panic!("reading the entry file of {k}: {e}"),
@@ -45,11 +46,11 @@ impl EncryptedStore for Tested<String> {
     }
 
     fn put_raw(&self, k: u64, bytes: &[u8]) {
-        fs::write(path_of(&self.0, k), bytes).unwrap();
+        fs::write(path_of(self, k), bytes).unwrap();
     }
 
     fn stored_key(&self, k: u64) -> Vec<u8> {
-        self.0.stored_key(&k).unwrap()
+        self.stored_key(&k).unwrap()
     }
 
     /// Every file of the folder: entries, index, manifest, salt.
@@ -60,7 +61,7 @@ impl EncryptedStore for Tested<String> {
 
 #[test]
 fn a_file_copied_to_another_digest_is_a_miss() {
-    encrypt::entry_copied_under_another_key_is_a_miss::<Tested<String>>();
+    encrypt::entry_copied_under_another_key_is_a_miss::<Tested<String>, EncryptionHooks>();
 }
 
 #[test]

@@ -15,13 +15,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use twat_cache_testkit::cache::{CacheStats, PersistentCache};
+use twat_cache_testkit::cache::CacheStats;
 use twat_cache_testkit::child::{as_child, in_child};
 use twat_cache_testkit::faults::{self, FullDisk, describe, exercise};
 use twat_cache_testkit::inject::{Tmpfs, chmod, permissions_bite};
 use twat_cache_testkit::observed;
 
-twat_cache_testkit::tested_cache!(twat_fcache::FileCache, FileCacheBuilder, Backend::Files);
+/// The cache the shared scenarios run on.
+type Tested<V> = twat_fcache::FileCache<u64, V>;
 
 /// The cache the scenarios run on.
 type Cache = Tested<Vec<u8>>;
@@ -115,8 +116,8 @@ fn permissions_child() {
     assert_eq!(exercise(&c, 0..4), 4);
 
     // One entry file made unreadable.
-    let victim = match c.0.inner() {
-        twat_fcache::Inner::Store(store) => store.entry_path(&c.0.stored_key(&0).unwrap()),
+    let victim = match c.inner() {
+        twat_fcache::Inner::Store(store) => store.entry_path(&c.stored_key(&0).unwrap()),
         _ => unreachable!(),
     };
     chmod(&victim, 0o000).unwrap();

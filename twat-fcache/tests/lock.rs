@@ -4,5 +4,6 @@
 #![cfg(all(unix, feature = "files"))]
 #![allow(missing_docs)]
 
-twat_cache_testkit::tested_cache!(twat_fcache::FileCache, FileCacheBuilder, Backend::Files);
+/// The cache the shared scenarios run on.
+type Tested<V> = twat_fcache::FileCache<u64, V>;
 twat_cache_testkit::lock_tests!(twat_fcache::fcache, Tested<u64>);

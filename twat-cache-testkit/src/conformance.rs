@@ -1,0 +1,368 @@
+//! The contract every store keeps, written once: each scenario runs on any
+//! `PersistentCache<S, u64, V>` through the public API, against the real store (a temp
+//! folder, real child processes). A store joins the suite with one line in its test
+//! file: [`conformance_tests!`](crate::conformance_tests).
+//!
+//! Scenarios: round trip (get, insert, remove, clear, len, a second cache object on the
+//! same store), bounds under `Policy::Lru` and `Policy::Fifo` (which key survives),
+//! `Policy::Lfu` refused naming `policy`, ttl, the memory fallback, many processes writing
+//! one store at once, a writer killed with SIGKILL mid-run (nothing reads back wrong), and
+//! reads recorded by one process ordering the evictions of the next.
+
+use std::path::Path;
+use std::time::Duration;
+
+use twat_cache_common::Policy;
+
+use crate::cache::{PersistentBuilder, PersistentCache};
+use crate::child::{as_child, child, in_child, run};
+
+/// The value every scenario stores under `k`: some bytes that depend on `k`.
+pub fn value_of(k: u64) -> Vec<u8> {
+    (0..64 + k % 64).map(|i| (i ^ k) as u8).collect()
+}
+
+/// A cache on `dir/folder`, namespace `name`, outside the registry.
+pub fn open<C: PersistentCache<Vec<u8>>>(dir: &Path, folder: &str, name: &str) -> C {
+    builder::<C>(dir, folder, name).build().unwrap()
+}
+
+/// The builder of [`open`], for more settings.
+pub fn builder<C: PersistentCache<Vec<u8>>>(dir: &Path, folder: &str, name: &str) -> C::Builder {
+    C::builder()
+        .cache_dir(dir)
+        .folder_name(folder)
+        .name(name)
+        .register(false)
+}
+
+fn served<C: PersistentCache<Vec<u8>>>(c: &C) {
+    assert_eq!(c.backend(), C::BACKEND, "{:?}", c.fallback_reason());
+}
+
+/// get, insert, remove, clear, len; `get_or_insert_with` computes once; another cache
+/// object on the same store and name sees the entries; counters add up.
+pub fn round_trip<C: PersistentCache<Vec<u8>>>() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: C = open(dir.path(), "rt", "rt");
+    served(&c);
+    assert_eq!(c.get(&1), None);
+    let mut runs = 0;
+    for _ in 0..3 {
+        let v = c.get_or_insert_with(1, || {
+            runs += 1;
+            value_of(1)
+        });
+        assert_eq!(v, value_of(1));
+    }
+    assert_eq!(runs, 1, "computed once");
+    c.insert(2, value_of(2));
+    c.insert(2, value_of(22));
+    assert_eq!(c.get(&2), Some(value_of(22)), "the last write wins");
+    assert_eq!(c.len(), 2);
+    let again: C = open(dir.path(), "rt", "rt");
+    assert_eq!(again.get(&1), Some(value_of(1)), "another object sees it");
+    let other: C = open(dir.path(), "rt", "other-name");
+    assert_eq!(other.get(&1), None, "another namespace does not");
+    assert!(again.remove(&1));
+    assert!(!again.remove(&1));
+    assert_eq!(c.get(&1), None);
+    c.clear();
+    assert_eq!(c.len(), 0);
+    assert_eq!(c.get(&2), None);
+    let s = c.stats();
+    assert_eq!((s.hits, s.inserts), (3, 3), "{s:?}");
+    assert!(s.misses >= 3, "{s:?}");
+}
+
+/// `maxsize = 3`: inserting a fourth key evicts one; under LRU the one read least
+/// recently, under FIFO the one written first.
+pub fn bounds_follow_the_policy<C: PersistentCache<Vec<u8>>>() {
+    for (policy, survivor, victim) in [(Policy::Lru, 1, 2), (Policy::Fifo, 2, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let c: C = builder::<C>(dir.path(), "bounds", "bounds")
+            .maxsize(3)
+            .policy(policy)
+            .build()
+            .unwrap();
+        served(&c);
+        for k in 1..=3 {
+            c.insert(k, value_of(k));
+            // Distinct times for every write and read, whatever the store's clock grain.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(c.get(&1), Some(value_of(1)));
+        std::thread::sleep(Duration::from_millis(5));
+        c.insert(4, value_of(4));
+        assert_eq!(c.len(), 3, "{policy}: maxsize is a hard bound");
+        assert_eq!(
+            c.get(&survivor),
+            Some(value_of(survivor)),
+            "{policy} keeps {survivor}"
+        );
+        assert_eq!(c.get(&victim), None, "{policy} evicts {victim}");
+        assert_eq!(c.get(&4), Some(value_of(4)));
+        assert_eq!(c.stats().evictions, 1, "{policy}");
+    }
+}
+
+/// `Policy::Lfu` cannot be honoured by a store that does not count uses: a `ConfigError`
+/// naming `policy` and the allowed values.
+pub fn lfu_is_refused_naming_policy<C: PersistentCache<Vec<u8>>>() {
+    let dir = tempfile::tempdir().unwrap();
+    let Err(e) = builder::<C>(dir.path(), "lfu", "lfu")
+        .policy(Policy::Lfu)
+        .build()
+    else {
+        panic!("Lfu accepted")
+    };
+    assert_eq!(e.field(), "policy");
+    assert!(
+        e.to_string().contains("lru") && e.to_string().contains("fifo"),
+        "{e}"
+    );
+}
+
+/// An expired entry is a miss, counted as expired, and recomputed.
+pub fn ttl_expires<C: PersistentCache<Vec<u8>>>() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: C = builder::<C>(dir.path(), "ttl", "ttl")
+        .ttl(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    c.insert(1, value_of(1));
+    assert_eq!(c.get(&1), Some(value_of(1)));
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(c.get(&1), None, "expired");
+    assert!(c.stats().expired >= 1);
+    assert_eq!(c.get_or_insert_with(1, || value_of(1)), value_of(1));
+    assert_eq!(c.get(&1), Some(value_of(1)), "stored again");
+}
+
+/// A store that cannot open (its root is a regular file) serves from memory, says why,
+/// and still returns right values.
+pub fn unusable_store_falls_back_to_memory<C: PersistentCache<Vec<u8>>>() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let c: C = open(file.path(), "x", "fallback");
+    assert!(c.backend().is_memory(), "{:?}", c.backend());
+    assert!(c.fallback_reason().is_some());
+    assert_eq!(c.stats().fallback_reason, c.fallback_reason());
+    let mut runs = 0;
+    for _ in 0..2 {
+        assert_eq!(
+            c.get_or_insert_with(7, || {
+                runs += 1;
+                value_of(7)
+            }),
+            value_of(7)
+        );
+    }
+    assert_eq!(runs, 1, "cached in memory");
+}
+
+/// Child `many_writers_child`: writes its own 200 keys (and 50 shared ones) to the store.
+pub fn many_writers_child<C: PersistentCache<Vec<u8>>>() {
+    let Some(dir) = as_child("many_writers_child") else {
+        return;
+    };
+    let me: u64 = std::env::var("WRITER").unwrap().parse().unwrap();
+    let c: C = open(&dir, "many", "many");
+    served(&c);
+    for i in 0..200 {
+        let k = me * 1000 + i;
+        c.insert(k, value_of(k));
+        let shared = i % 50;
+        assert_eq!(
+            c.get_or_insert_with(shared, || value_of(shared)),
+            value_of(shared)
+        );
+    }
+}
+
+/// Three processes write one store at once; afterwards every key reads back right.
+pub fn many_processes_share_one_store<C: PersistentCache<Vec<u8>>>() {
+    if in_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let writers: Vec<_> = (1..=3u64)
+        .map(|w| {
+            let mut cmd = child("many_writers_child", dir.path());
+            cmd.env("WRITER", w.to_string());
+            (w, cmd.output().unwrap())
+        })
+        .collect();
+    for (w, out) in &writers {
+        crate::child::echo(&format!("writer {w}"), out);
+        assert!(out.status.success(), "writer {w} failed");
+    }
+    let c: C = open(dir.path(), "many", "many");
+    for w in 1..=3u64 {
+        for i in 0..200 {
+            let k = w * 1000 + i;
+            assert_eq!(c.get(&k), Some(value_of(k)), "key {k}");
+        }
+    }
+    for k in 0..50 {
+        assert_eq!(c.get(&k), Some(value_of(k)), "shared key {k}");
+    }
+    assert_eq!(c.len(), 650);
+}
+
+/// Child `killed_writer_child`: writes keys as fast as it can until it is killed.
+pub fn killed_writer_child<C: PersistentCache<Vec<u8>>>() {
+    let Some(dir) = as_child("killed_writer_child") else {
+        return;
+    };
+    let c: C = open(&dir, "killed", "killed");
+    let ready = dir.join("ready");
+    for k in 0.. {
+        c.insert(k % 5000, value_of(k % 5000));
+        if k == 100 {
+            std::fs::write(&ready, b"1").unwrap();
+        }
+    }
+}
+
+/// A writer killed with SIGKILL at an arbitrary instant leaves no entry that reads back
+/// wrong, and the store keeps working.
+pub fn a_writer_killed_mid_run_leaves_nothing_wrong<C: PersistentCache<Vec<u8>>>() {
+    if in_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let _ = std::fs::remove_file(dir.path().join("ready"));
+        let mut writer = child("killed_writer_child", dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !dir.path().join("ready").exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the writer never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(20 + 15 * round));
+        writer.kill().unwrap(); // SIGKILL on Unix
+        writer.wait().unwrap();
+        let c: C = open(dir.path(), "killed", "killed");
+        served(&c);
+        let mut found = 0;
+        for k in 0..5000 {
+            if let Some(v) = c.get(&k) {
+                assert_eq!(v, value_of(k), "key {k} after kill {round}");
+                found += 1;
+            }
+        }
+        assert!(found > 0, "what was written before the kill is there");
+        c.insert(9999, value_of(9999));
+        assert_eq!(c.get(&9999), Some(value_of(9999)), "the store still works");
+    }
+}
+
+/// Child `lru_reader_child`: reads key 1 of the bounded store, then exits (its recorded
+/// reads reach the store when the cache is dropped).
+pub fn lru_reader_child<C: PersistentCache<Vec<u8>>>() {
+    let Some(dir) = as_child("lru_reader_child") else {
+        return;
+    };
+    let c: C = builder::<C>(&dir, "lru-x", "lru-x")
+        .maxsize(3)
+        .build()
+        .unwrap();
+    assert_eq!(c.get(&1), Some(value_of(1)));
+}
+
+/// Reads recorded (in a batch) by one process order the evictions of another: after a
+/// child read key 1, this process's next insert evicts key 2, not key 1.
+pub fn reads_in_another_process_count_for_lru<C: PersistentCache<Vec<u8>>>() {
+    if in_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c: C = builder::<C>(dir.path(), "lru-x", "lru-x")
+            .maxsize(3)
+            .build()
+            .unwrap();
+        served(&c);
+        for k in 1..=3 {
+            c.insert(k, value_of(k));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    run(child("lru_reader_child", dir.path()), "LRU reader");
+    std::thread::sleep(Duration::from_millis(5));
+    let c: C = builder::<C>(dir.path(), "lru-x", "lru-x")
+        .maxsize(3)
+        .build()
+        .unwrap();
+    c.insert(4, value_of(4));
+    assert_eq!(
+        c.get(&1),
+        Some(value_of(1)),
+        "read by the other process: kept"
+    );
+    assert_eq!(c.get(&2), None, "least recently used: evicted");
+}
+
+/// Expands to the conformance suite for one store: a `#[test]` per scenario (and the
+/// child tests the multi-process ones run), on the given cache type with `u64` keys and
+/// `Vec<u8>` values. Invoke it at the crate root of a test file.
+///
+/// ```ignore
+/// twat_cache_testkit::conformance_tests!(twat_bcache::LmdbCache<u64, Vec<u8>>);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($cache:ty) => {
+        #[test]
+        fn round_trip() {
+            $crate::conformance::round_trip::<$cache>();
+        }
+        #[test]
+        fn bounds_follow_the_policy() {
+            $crate::conformance::bounds_follow_the_policy::<$cache>();
+        }
+        #[test]
+        fn lfu_is_refused_naming_policy() {
+            $crate::conformance::lfu_is_refused_naming_policy::<$cache>();
+        }
+        #[test]
+        fn ttl_expires() {
+            $crate::conformance::ttl_expires::<$cache>();
+        }
+        #[test]
+        fn unusable_store_falls_back_to_memory() {
+            $crate::conformance::unusable_store_falls_back_to_memory::<$cache>();
+        }
+        #[test]
+        fn many_processes_share_one_store() {
+            $crate::conformance::many_processes_share_one_store::<$cache>();
+        }
+        #[test]
+        fn many_writers_child() {
+            $crate::conformance::many_writers_child::<$cache>();
+        }
+        #[test]
+        fn a_writer_killed_mid_run_leaves_nothing_wrong() {
+            $crate::conformance::a_writer_killed_mid_run_leaves_nothing_wrong::<$cache>();
+        }
+        #[test]
+        fn killed_writer_child() {
+            $crate::conformance::killed_writer_child::<$cache>();
+        }
+        #[test]
+        fn reads_in_another_process_count_for_lru() {
+            $crate::conformance::reads_in_another_process_count_for_lru::<$cache>();
+        }
+        #[test]
+        fn lru_reader_child() {
+            $crate::conformance::lru_reader_child::<$cache>();
+        }
+    };
+}
