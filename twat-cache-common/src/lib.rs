@@ -43,6 +43,8 @@ pub mod flight;
 pub mod fuzzing;
 pub mod key;
 pub mod lockfile;
+#[doc(hidden)]
+pub mod macro_support;
 pub mod maintenance;
 pub mod paths;
 pub mod policy;
