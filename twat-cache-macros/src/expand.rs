@@ -379,7 +379,9 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
                     unreachable_code,
                     unused_variables,
                     clippy::diverging_sub_expression,
-                    clippy::let_unit_value
+                    clippy::let_unit_value,
+                    clippy::unreachable,
+                    clippy::no_effect_underscore_binding
                 )]
                 #vis fn #accessor() -> &'static #root::#cache_ty<#opaque_key, #value_ty> {
                     #cache_of_path(#witness_type)
