@@ -227,5 +227,6 @@ pub mod __private {
     pub use std::time::Duration;
     pub use twat_cache_common::env::caching_disabled;
     pub use twat_cache_common::key::code_hash;
+    pub use twat_cache_common::macro_support::*;
     pub use twat_cache_common::{Namespace, Policy};
 }

@@ -29,7 +29,7 @@
 //! | [`parse_ttl`] | a `ttl` from seconds or a duration string (`"90s"`, `"1h30m"`, `"1.5"`) |
 //!
 //! Everything else this crate makes `pub` (its modules `backend`, `cipher`, `clock`,
-//! `codec`, `entry`, `env`, `error`, `flight`, `key`, `lockfile`, `maintenance`, `manifest`, `paths`,
+//! `codec`, `entry`, `env`, `error`, `flight`, `key`, `lockfile`, `macro_support`, `maintenance`, `manifest`, `paths`,
 //! `policy`, `registry`, `stats`, `ttl`, the re-exports `Entry`, `EntryError`,
 //! `SingleFlight`, `Claim`, `cache_root`, and a few methods of the types above) is
 //! **internal**: public only because the sibling crates of this workspace (the decorator
@@ -64,6 +64,8 @@ pub mod flight;
 pub mod key;
 #[doc(hidden)]
 pub mod lockfile;
+#[doc(hidden)]
+pub mod macro_support;
 #[doc(hidden)]
 pub mod maintenance;
 #[doc(hidden)]

@@ -254,7 +254,7 @@ pub(crate) fn parse(kind: Kind, attr: proc_macro2::TokenStream) -> syn::Result<S
                 let expr = arg.value.clone().ok_or_else(|| {
                     Error::new(
                         arg.name.span(),
-                        "`key` needs an expression: `key: Type = expr`",
+                        "`key` needs an expression: `key = expr` (or `key: Type = expr`)",
                     )
                 })?;
                 s.key = Some((arg.ty.clone(), expr));

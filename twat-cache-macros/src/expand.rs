@@ -3,12 +3,12 @@
 
 use proc_macro_crate::{FoundCrate, crate_name};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Error, ItemFn};
 
 use crate::Kind;
 use crate::args::Settings;
-use crate::signature::{Returns, analyze};
+use crate::signature::{KeyType, Returns, analyze};
 
 /// The path of the runtime crate (or module) that holds `kind`'s cache type, found the way a
 /// renamed or re-exported dependency still works: the user's own Cargo.toml.
@@ -160,6 +160,23 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
     quote!(#(#calls)*)
 }
 
+/// `tokens`, every one of them (in groups too) at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(g) = &tree {
+                let mut new = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                new.set_span(span);
+                tree = new.into();
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -248,7 +265,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     let cache_ty = cache_type(engine);
     let calls = builder_calls(engine, &settings, &root, &f);
     let selection_call = selection.map(|s| quote!(.selection(#s)));
-    let (key_ty, key_expr, value_ty, ret_ty) = (&a.key_ty, &a.key_expr, &a.value_ty, &a.ret_ty);
+    let (key_expr, value_ty, ret_ty) = (&a.key_expr, &a.value_ty, &a.ret_ty);
 
     let ItemFn {
         attrs,
@@ -259,29 +276,120 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     let fn_name = &sig.ident;
     let accessor = format_ident!("{}_cache", fn_name);
     let is_method = sig.receiver().is_some();
-    let call_accessor = if is_method {
-        quote!(Self::#accessor())
-    } else {
-        quote!(#accessor())
+    let in_scope = |item: &proc_macro2::Ident| {
+        if is_method {
+            quote!(Self::#item)
+        } else {
+            quote!(#item)
+        }
     };
     let doc = format!(
         "The cache behind [`{fn_name}`](#{macro_name}): `get`, `insert`, `remove`, `clear`, `len`, `stats`, `backend`."
     );
-    let cache_full = quote!(#root::#cache_ty<#key_ty, #value_ty>);
     let failed = format!("#[{macro_name}] on `{fn_name}`: settings were checked at compile time");
 
-    let accessor_fn = quote! {
-        #[doc = #doc]
-        #[allow(dead_code)]
-        #vis fn #accessor() -> &'static #cache_full {
-            #engine_check
-            static __TWAT_CACHE: #root::__private::OnceLock<#cache_full> = #root::__private::OnceLock::new();
-            __TWAT_CACHE.get_or_init(|| {
-                #root::#cache_ty::<#key_ty, #value_ty>::builder()
-                    #calls
-                    #selection_call
-                    .build()
-                    .expect(#failed)
+    // `accessor_fn`: `f_cache()` and what it needs; `key_binding`: the key, computed from the
+    // arguments; `call_accessor`: the cache, as the rewritten function reaches it.
+    let (accessor_fn, key_binding, call_accessor) = match &a.key_ty {
+        KeyType::Named(key_ty) => {
+            let cache_full = quote!(#root::#cache_ty<#key_ty, #value_ty>);
+            let accessor_fn = quote! {
+                #[doc = #doc]
+                #[allow(dead_code)]
+                #vis fn #accessor() -> &'static #cache_full {
+                    #engine_check
+                    static __TWAT_CACHE: #root::__private::OnceLock<#cache_full> = #root::__private::OnceLock::new();
+                    __TWAT_CACHE.get_or_init(|| {
+                        #root::#cache_ty::<#key_ty, #value_ty>::builder()
+                            #calls
+                            #selection_call
+                            .build()
+                            .expect(#failed)
+                    })
+                }
+            };
+            (accessor_fn, quote!(let __twat_key: #key_ty = #key_expr;), {
+                let path = in_scope(&accessor);
+                quote!(#path())
+            })
+        }
+        KeyType::Inferred { witness } => {
+            let key_span = settings
+                .key
+                .as_ref()
+                .map_or(Span::call_site(), |(_, e)| syn::spanned::Spanned::span(e));
+            // The key's type is the compiler's to know: the cache lives in a `CacheSlot`
+            // inside a function generic over it. Both the rewritten function (from its key)
+            // and `f_cache()` (from a witness closure, never called) instantiate that
+            // function with the key expression's type; its one `static` holds one cache.
+            let cache_of = format_ident!("__twat_{}_cache_of", fn_name);
+            let persistent = matches!(engine, Kind::Lmdb | Kind::Files)
+                || (engine == Kind::Async && settings.backend.is_some());
+            let serialize = persistent.then(|| quote!(+ #root::__private::Serialize));
+            let key_trait = if persistent {
+                quote!(#root::__private::StoredKey)
+            } else {
+                quote!(#root::__private::MemoryKey)
+            };
+            // Written out for `f_cache()`'s signature (what its documentation shows); the
+            // generic function names the trait, whose error message says what a key needs.
+            let bounds = quote!(
+                ::core::hash::Hash + ::core::cmp::Eq + ::core::clone::Clone
+                    + ::core::marker::Send + ::core::marker::Sync + 'static #serialize
+            );
+            let who = format!("#[{macro_name}] on `{fn_name}`");
+            let cache_of_path = in_scope(&cache_of);
+            // Where a key of the wrong type is reported: the key expression. (Every token of
+            // an argument takes that location, or the compiler widens it to the attribute.)
+            let at_key = Span::call_site().located_at(key_span);
+            let witness_type = if is_async {
+                let of = respan(quote!(#root::__private::key_type_of_future), at_key);
+                quote_spanned!(at_key=> #of(|| async move { #witness }))
+            } else {
+                let of = respan(quote!(#root::__private::key_type_of), at_key);
+                quote_spanned!(at_key=> #of(|| { #witness }))
+            };
+            let opaque_key = respan(quote!(impl #bounds), at_key);
+            let accessor_fn = quote! {
+                #[doc(hidden)]
+                #[allow(dead_code)]
+                fn #cache_of<__TwatKey>(
+                    _key: ::core::marker::PhantomData<__TwatKey>,
+                ) -> &'static #root::#cache_ty<__TwatKey, #value_ty>
+                where
+                    __TwatKey: #key_trait,
+                {
+                    #engine_check
+                    static __TWAT_CACHE: #root::__private::CacheSlot = #root::__private::CacheSlot::new();
+                    __TWAT_CACHE.get_or_init(
+                        || {
+                            #root::#cache_ty::<__TwatKey, #value_ty>::builder()
+                                #calls
+                                #selection_call
+                                .build()
+                                .expect(#failed)
+                        },
+                        #who,
+                    )
+                }
+
+                #[doc = #doc]
+                #[allow(
+                    dead_code,
+                    unreachable_code,
+                    unused_variables,
+                    clippy::diverging_sub_expression,
+                    clippy::let_unit_value,
+                    clippy::unreachable,
+                    clippy::no_effect_underscore_binding
+                )]
+                #vis fn #accessor() -> &'static #root::#cache_ty<#opaque_key, #value_ty> {
+                    #cache_of_path(#witness_type)
+                }
+            };
+            (accessor_fn, quote!(let __twat_key = #key_expr;), {
+                let arg = respan(quote!(#root::__private::key_type(&__twat_key)), at_key);
+                quote!(#cache_of_path(#arg))
             })
         }
     };
@@ -302,7 +410,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
             ),
         };
         quote! {{
-            let __twat_key: #key_ty = #key_expr;
+            #key_binding
             let __twat_body = async move {
                 let __twat_out: #ret_ty = async move #block.await;
                 __twat_out
@@ -325,7 +433,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
             ),
         };
         quote! {{
-            let __twat_key: #key_ty = #key_expr;
+            #key_binding
             #[allow(unused_mut)]
             let mut __twat_body = move || -> #ret_ty #block;
             if #root::__private::caching_disabled() {

@@ -20,10 +20,23 @@ pub(crate) enum Returns {
     Option,
 }
 
+/// The cache's key type: written out, or left to the compiler (`key = <expr>`).
+pub(crate) enum KeyType {
+    /// A type the expansion can write, so `f_cache()`'s key type is nameable.
+    Named(TokenStream),
+    /// `key = <expr>` without a type: inferred from the expression.
+    Inferred {
+        /// The body of a closure, never called, that evaluates the key expression over
+        /// bindings of the function's arguments (and `self`, renamed): its return type is
+        /// the key's type, for `f_cache()`, which has no arguments to compute a key from.
+        witness: TokenStream,
+    },
+}
+
 /// What the expansion needs to know about the function.
 pub(crate) struct Analysis {
     /// The cache's key type.
-    pub key_ty: TokenStream,
+    pub key_ty: KeyType,
     /// Builds the key from the arguments (evaluated before the body takes them).
     pub key_expr: TokenStream,
     /// The cache's value type.
@@ -233,7 +246,7 @@ pub(crate) fn analyze(
                 format!(
                     "#[{macro_name}] on a method: `self` would be silently left out of the key. Add \
                      `ignore = [self]` to share one cache across all instances, or \
-                     `key: Type = (self.id, arg)` to name what identifies the instance"
+                     `key = (self.id, arg)` to name what identifies the instance"
                 ),
             ));
         }
@@ -243,14 +256,27 @@ pub(crate) fn analyze(
         Some((ty, expr)) => {
             let ty = match ty {
                 Some(t) => t.clone(),
+                // A `format!(..)` key is a `String`: written out, so its accessor stays nameable.
                 None if is_format_macro(expr) => syn::parse_quote!(::std::string::String),
-                None => {
+                None if is_generic => {
                     return Err(Error::new(
                         expr.span(),
-                        "`key` needs its type, because the cache is a `static` whose type must be \
-                         written out: `key: Type = expr`, e.g. `key: u64 = self.id` \
-                         (a `format!(..)` key needs none: it is a `String`)",
+                        format!(
+                            "#[{macro_name}] on a generic function: `key` needs its type written \
+                             out (`key: Type = expr`), because the cache is one `static` for every \
+                             instantiation, and its key type must not depend on a type parameter"
+                        ),
                     ));
+                }
+                None => {
+                    let witness = witness(sig, expr);
+                    return finish(
+                        sig,
+                        settings,
+                        &type_params,
+                        KeyType::Inferred { witness },
+                        quote!(#expr),
+                    );
                 }
             };
             check_nameable(&ty, &type_params, "key")?;
@@ -296,12 +322,28 @@ pub(crate) fn analyze(
         }
     };
 
-    // Return type.
+    finish(
+        sig,
+        settings,
+        &type_params,
+        KeyType::Named(key_ty),
+        key_expr,
+    )
+}
+
+/// The return-type half of [`analyze`].
+fn finish(
+    sig: &Signature,
+    settings: &Settings,
+    type_params: &[Ident],
+    key_ty: KeyType,
+    key_expr: TokenStream,
+) -> syn::Result<Analysis> {
     let ret: Type = match &sig.output {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, t) => (**t).clone(),
     };
-    check_nameable(&ret, &type_params, "value")?;
+    check_nameable(&ret, type_params, "value")?;
     let (returns, value) = match classify(&ret) {
         Some((Returns::Result, t)) if !settings.cache_errors => (Returns::Result, t),
         Some((Returns::Option, t)) if !settings.cache_none => (Returns::Option, t),
@@ -314,6 +356,96 @@ pub(crate) fn analyze(
         ret_ty: ret.to_token_stream(),
         returns,
     })
+}
+
+/// The name `self` takes inside the witness closure, where `self` cannot be bound.
+const SELF_BINDING: &str = "__twat_self";
+
+/// The witness of an untyped key: bindings with the arguments' names and types (never given
+/// a value: the closure is never called) and the key expression over them. The function's
+/// own lifetime parameters are not in scope where the witness lives, so they become `'_`.
+fn witness(sig: &Signature, expr: &syn::Expr) -> TokenStream {
+    let lifetimes: Vec<Ident> = sig
+        .generics
+        .lifetimes()
+        .map(|l| l.lifetime.ident.clone())
+        .collect();
+    let mut lets = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                let this = Ident::new(SELF_BINDING, r.self_token.span);
+                let ty = elide(r.ty.to_token_stream(), &lifetimes);
+                lets.push(quote!(let #this: #ty = ::core::unreachable!();));
+            }
+            FnArg::Typed(t) => {
+                if let Pat::Ident(pi) = &*t.pat {
+                    let (by_ref, name) = (&pi.by_ref, &pi.ident);
+                    let ty = elide(t.ty.to_token_stream(), &lifetimes);
+                    lets.push(quote!(let #by_ref #name: #ty = ::core::unreachable!();));
+                }
+            }
+        }
+    }
+    let key = rename_self(expr.to_token_stream());
+    quote!(#(#lets)* #key)
+}
+
+/// `ty` with the lifetimes named in `params` replaced by `'_`.
+fn elide(ty: TokenStream, params: &[Ident]) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let mut out: Vec<TokenTree> = Vec::new();
+    let mut lifetime_next = false;
+    for tree in ty {
+        let tree = match tree {
+            TokenTree::Ident(id) if lifetime_next && params.contains(&id) => {
+                out.pop(); // the lifetime's `'`
+                out.extend(syn::Lifetime::new("'_", id.span()).to_token_stream());
+                lifetime_next = false;
+                continue;
+            }
+            TokenTree::Group(g) => {
+                let mut new = Group::new(g.delimiter(), elide(g.stream(), params));
+                new.set_span(g.span());
+                TokenTree::Group(new)
+            }
+            other => other,
+        };
+        lifetime_next = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '\'');
+        out.push(tree);
+    }
+    out.into_iter().collect()
+}
+
+/// The key expression with every `self` value (not a `self::` path) renamed to the
+/// witness's binding, inside macro calls and nested groups too.
+fn rename_self(tokens: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (i, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(id) if id == "self" => {
+                let path = matches!(
+                    (trees.get(i + 1), trees.get(i + 2)),
+                    (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+                        if a.as_char() == ':' && b.as_char() == ':'
+                );
+                if path {
+                    out.push(tree.clone());
+                } else {
+                    out.push(TokenTree::Ident(Ident::new(SELF_BINDING, id.span())));
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut new = Group::new(g.delimiter(), rename_self(g.stream()));
+                new.set_span(g.span());
+                out.push(TokenTree::Group(new));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
 }
 
 fn is_format_macro(e: &syn::Expr) -> bool {

@@ -14,6 +14,30 @@
 //! assert_eq!(fib_cache().get(&90), Some(2_880_067_194_370_816_120));
 //! ```
 //!
+//! A custom key is any expression over the arguments (and `self` in a method). Its type may
+//! be left out; `f_cache()` then returns a handle whose key type is opaque, which still
+//! tells its `len`, `stats` and `backend` and can be cleared. Write `key: Type = expr` for an
+//! accessor that can `get` and `insert`.
+//!
+//! ```
+//! use twat_mcache::mcache;
+//!
+//! #[mcache(key = id % 10)]
+//! fn shard(id: u64) -> String {
+//!     format!("shard of {id}")
+//! }
+//!
+//! assert_eq!(shard(3), "shard of 3");
+//! assert_eq!(shard(13), "shard of 3", "13 % 10 == 3: one entry");
+//! assert_eq!(shard_cache().len(), 1);
+//!
+//! #[mcache(key: u64 = id % 10)]
+//! fn typed_shard(id: u64) -> u64 { id }
+//!
+//! typed_shard(42);
+//! assert_eq!(typed_shard_cache().get(&2), Some(42));
+//! ```
+//!
 //! The macro is sugar over [`MemoryCache`], which works on its own:
 //!
 //! ```
@@ -57,5 +81,6 @@ pub mod __private {
     pub use std::time::Duration;
     pub use twat_cache_common::env::caching_disabled;
     pub use twat_cache_common::key::code_hash;
+    pub use twat_cache_common::macro_support::*;
     pub use twat_cache_common::{Namespace, Policy};
 }
