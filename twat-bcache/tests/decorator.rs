@@ -131,3 +131,35 @@ fn functions_on_one_folder_keep_their_own_entries() {
         "clearing one function leaves the others"
     );
 }
+
+static WRITES: AtomicUsize = AtomicUsize::new(0);
+
+#[bcache(folder_name = "decorator-fifo", maxsize = 2, policy = "fifo")]
+fn fifo(n: u64) -> u64 {
+    WRITES.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+#[test]
+fn policy_reaches_the_disk_cache() {
+    setup();
+    assert_eq!(fifo_cache().policy(), twat_bcache::Policy::Fifo);
+    assert_eq!(fifo(1), 2);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(fifo(2), 3);
+    assert_eq!(fifo(1), 2, "a hit: under FIFO it does not save 1");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(fifo(3), 4); // evicts the oldest written: 1
+    assert_eq!(fifo_cache().len(), 2);
+    let before = WRITES.load(Ordering::SeqCst);
+    assert_eq!(fifo(2), 3);
+    assert_eq!(WRITES.load(Ordering::SeqCst), before, "2 kept");
+    if expected_backend() {
+        assert_eq!(fifo(1), 2);
+        assert_eq!(
+            WRITES.load(Ordering::SeqCst),
+            before + 1,
+            "1 was evicted first"
+        );
+    }
+}

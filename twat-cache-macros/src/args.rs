@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     pub maxsize: Option<u64>,
     pub ttl_nanos: Option<u128>,
     pub policy: Option<String>,
+    /// Where `policy` was written (persistent engines refuse `"lfu"` there).
+    pub policy_span: Option<Span>,
     pub key: Option<(Option<Type>, Expr)>,
     pub ignore: Vec<Ident>,
     pub name: Option<String>,
@@ -75,8 +77,16 @@ const SHARED: &[&str] = &[
 fn own(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Memory => &["policy"],
-        Kind::Lmdb => &["folder_name", "max_bytes", "durable", "map_size", "lock"],
+        Kind::Lmdb => &[
+            "policy",
+            "folder_name",
+            "max_bytes",
+            "durable",
+            "map_size",
+            "lock",
+        ],
         Kind::Files => &[
+            "policy",
             "folder_name",
             "max_bytes",
             "compress",
@@ -97,6 +107,18 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "compression_level",
             "url",
         ],
+    }
+}
+
+/// Disk and Redis caches do not count uses: `"lfu"` is refused where it is written.
+pub(crate) fn persistent_policy(s: &Settings) -> syn::Result<()> {
+    match (&s.policy, s.policy_span) {
+        (Some(p), Some(span)) if p == "lfu" => Err(Error::new(
+            span,
+            "policy \"lfu\" is not available on a persistent cache (it does not count uses); \
+             expected \"lru\" (the default) or \"fifo\"",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -249,6 +271,10 @@ pub(crate) fn parse(kind: Kind, attr: proc_macro2::TokenStream) -> syn::Result<S
                     )
                 })?;
                 s.policy = Some(p.to_ascii_lowercase());
+                s.policy_span = Some(span);
+                if matches!(kind, Kind::Lmdb | Kind::Files) {
+                    persistent_policy(&s)?;
+                }
             }
             "key" => {
                 let expr = arg.value.clone().ok_or_else(|| {

@@ -107,7 +107,7 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
         let n = n.min(u64::MAX as u128) as u64;
         calls.push(quote!(.ttl(#root::__private::Duration::from_nanos(#n))));
     }
-    if let (Some(p), Kind::Memory | Kind::Async) = (&s.policy, kind) {
+    if let Some(p) = &s.policy {
         let v = format_ident!("{}", capitalize(p));
         calls.push(quote!(.policy(#root::__private::Policy::#v)));
     }
@@ -199,6 +199,9 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     } else {
         (kind, None)
     };
+    if matches!(engine, Kind::Lmdb | Kind::Files) {
+        crate::args::persistent_policy(&settings)?;
+    }
     if is_async && engine != Kind::Async {
         return Err(Error::new_spanned(
             f.sig.asyncness,

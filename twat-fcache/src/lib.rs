@@ -36,7 +36,7 @@
 //! # On disk
 //!
 //! ```text
-//! <root>/<folder_name>/fcache.manifest.json            kind and layout version
+//! <root>/<folder_name>/twat-cache.files.json           kind and layout version
 //! <root>/<folder_name>/twat-cache.salt                 passphrase salt (feature `encrypt`)
 //! <root>/<folder_name>/<namespace>/namespace.json      which function (for the CLI)
 //! <root>/<folder_name>/<namespace>/<ab>/<ab…32 hex>    one entry: header, key, payload, checksum

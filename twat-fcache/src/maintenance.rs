@@ -3,7 +3,8 @@
 //! [`verify`].
 //!
 //! Every function takes the cache folder (`<root>/<folder_name>`), checks its manifest
-//! (`fcache.manifest.json` naming kind `fcache`) before touching anything, and refuses
+//! (`twat-cache.files.json` naming kind `files`, or the `fcache.manifest.json` of older
+//! versions) before touching anything, and refuses
 //! folders without one ([`MaintenanceError::NotACache`]; a missing folder is
 //! [`MaintenanceError::NotFound`]). Only the cache's own files are ever removed: entry
 //! files (32 hex digits, in a 2-hex-digit fan-out directory of a 16-hex-digit namespace

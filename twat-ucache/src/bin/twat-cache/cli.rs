@@ -7,7 +7,8 @@ pub const AFTER_HELP: &str = "\
 FOLDER is a folder name under the cache root (see `twat-cache path`), or a path to a cache
 folder (anything that is not a plain name, e.g. ./geo or /srv/cache/geo).
 
-Folders without a manifest (twat-cache.json or fcache.manifest.json) are listed as
+Folders without a manifest (twat-cache.lmdb.json or twat-cache.files.json, or the
+twat-cache.json / fcache.manifest.json of older versions) are listed as
 `unknown` and never modified.
 
 Exit codes:

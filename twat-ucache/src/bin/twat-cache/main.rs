@@ -14,7 +14,8 @@
 //!
 //! The root is `$TWAT_CACHE_DIR`, else the platform cache directory + `twat_cache`.
 //! `FOLDER` is a folder name under the root or a path to a cache folder. Only folders
-//! with a manifest (`twat-cache.json` or `fcache.manifest.json`) are ever modified; others
+//! with a manifest (`twat-cache.lmdb.json`, `twat-cache.files.json`, or an older version's
+//! `twat-cache.json` / `fcache.manifest.json`) are ever modified; others
 //! are listed as `unknown`, and refused when named. The work is done by
 //! `twat_bcache::maintenance` and `twat_fcache::maintenance`, which are safe while other
 //! processes use the caches.
