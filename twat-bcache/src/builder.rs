@@ -129,7 +129,15 @@ where
             self.options,
             "twat-bcache",
             crate::layout::KIND,
-            |o| LmdbStore::open(o, durable, map_size, max_map_size),
+            |o| {
+                #[cfg(feature = "lmdb")]
+                return LmdbStore::open(o, durable, map_size, max_map_size);
+                #[cfg(not(feature = "lmdb"))]
+                {
+                    let _ = (o, durable, map_size, max_map_size);
+                    LmdbStore::open()
+                }
+            },
         ))
     }
 }

@@ -820,7 +820,6 @@ impl LmdbStore {
 impl Store for LmdbStore {
     type Builder<K, V> = crate::LmdbCacheBuilder<K, V>;
     const BACKEND: Backend = Backend::Lmdb;
-    const POLICIES: &'static [Policy] = &[Policy::Lru, Policy::Fifo];
     // A disk sweep scans an index: not more than once a second.
     const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 

@@ -11,6 +11,7 @@
 //! | [`cache`] | [`PersistentCache`]: typed values, single-flight, counting, the memory fallback, locks, LRU reads, the registry |
 //! | [`options`] | [`Options`]: the settings every persistent builder shares, and their setters |
 //! | [`crypt`] | sealing and opening payloads with the store's cipher (no `cfg` in stores) |
+//! | [`unavailable`] | the stand-in for a store compiled out by its feature |
 //! | [`value`] | values to payloads and back (postcard; a fast path for `Vec<u8>`) |
 //!
 //! A store is one module implementing [`Store`], plus its line in the conformance suite
@@ -27,6 +28,7 @@ pub mod cache;
 pub mod crypt;
 pub mod options;
 pub mod store;
+pub mod unavailable;
 pub mod value;
 
 pub use cache::{Inner, PersistentCache};

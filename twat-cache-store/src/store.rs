@@ -66,8 +66,9 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// The backend reported while this store serves.
     const BACKEND: Backend;
 
-    /// The eviction policies this store can honour (the first is the default).
-    const POLICIES: &'static [Policy];
+    /// The eviction policies this store can honour: by default LRU (least recently read
+    /// or written, reads recorded in batches) and FIFO (oldest written first).
+    const POLICIES: &'static [Policy] = &[Policy::Lru, Policy::Fifo];
 
     /// False for the stand-in of a store whose Cargo feature is off: its `open` always
     /// fails, and the fallback to memory is logged at debug level instead of warned.

@@ -105,7 +105,15 @@ where
             self.options,
             "twat-fcache",
             crate::layout::KIND,
-            |o| FileStore::open(o, compress),
+            |o| {
+                #[cfg(feature = "files")]
+                return FileStore::open(o, compress);
+                #[cfg(not(feature = "files"))]
+                {
+                    let _ = (o, compress);
+                    FileStore::open()
+                }
+            },
         ))
     }
 }

@@ -882,7 +882,6 @@ fn is_full(e: &io::Error) -> bool {
 impl Store for FileStore {
     type Builder<K, V> = crate::FileCacheBuilder<K, V>;
     const BACKEND: Backend = Backend::Files;
-    const POLICIES: &'static [Policy] = &[Policy::Lru, Policy::Fifo];
     // Sweeps read the in-memory index, not the directory: cheap at any interval.
     const MIN_SWEEP_INTERVAL: Duration = Duration::ZERO;
 
