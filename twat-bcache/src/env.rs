@@ -2,10 +2,10 @@
 //!
 //! heed (like LMDB) refuses to open one environment twice in a process, so every cache on a
 //! folder shares one `Env`, opened here the first time a cache asks for the folder and kept
-//! open for the life of the process. This module also owns:
+//! open for the life of the process. This module also owns (the folder's manifest and the
+//! decision whether a folder is ours are `folder`'s):
 //!
-//! - the folder's manifest (`twat-cache.lmdb.json`) and the decision whether a folder is ours;
-//! - wiping a folder that is ours but corrupt;
+//! - opening, and wiping then reopening an environment that is ours but corrupt;
 //! - the resize gate: every transaction holds a read guard on an `RwLock`, and growing the
 //!   map (or adopting another process's growth) takes the write guard, so LMDB never remaps
 //!   under a live transaction of this process;
@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -22,15 +21,9 @@ use std::time::Duration;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, MdbError, RoTxn, RwTxn};
 use parking_lot::{Mutex, RwLock};
-use twat_cache_common::lockfile::LOCK_DIR;
-use twat_cache_common::paths::{
-    SALT_FILE, check_folder_is_safe, create_private_dir, make_private_file,
-};
+use twat_cache_common::paths::{check_folder_is_safe, create_private_dir, make_private_file};
 
-use twat_cache_common::maintenance::CacheKind;
-use twat_cache_common::manifest::{self, Manifest};
-
-use crate::layout::FORMAT_VERSION;
+use crate::folder::{DATA_FILE, LOCK_FILE, check_manifest, wipe};
 
 /// The map size of a new environment unless `map_size` says otherwise. On Linux and macOS
 /// a map only reserves address space; Windows allocates the file to the map size, so it
@@ -48,9 +41,6 @@ pub const MIN_MAP_SIZE: usize = 256 << 10;
 const MAP_ALIGN: usize = 64 << 10;
 /// Reader slots: every thread that ever read keeps one until it exits (LMDB with TLS).
 const MAX_READERS: u32 = 2048;
-
-const DATA_FILE: &str = "data.mdb";
-const LOCK_FILE: &str = "lock.mdb";
 
 /// Rounds `size` up to the map alignment, at least [`MIN_MAP_SIZE`].
 pub fn round_map_size(size: usize) -> usize {
@@ -330,82 +320,6 @@ pub fn open_with(
     flusher().lock().push(Arc::downgrade(&shared));
     start_flusher();
     Ok(shared)
-}
-
-/// Whether every file in `folder` is ours or a file cache's: by default `#[bcache]` and
-/// `#[fcache]` in one crate share a folder (named after the crate), so a folder that a file
-/// cache opened first must not be taken for someone else's.
-fn only_our_files(folder: &Path) -> io::Result<bool> {
-    for item in fs::read_dir(folder)? {
-        let item = item?;
-        let name = item.file_name();
-        let name = name.to_string_lossy();
-        let ours = name == DATA_FILE
-            || name == LOCK_FILE
-            || name == LOCK_DIR
-            || manifest::is_manifest_file(&name)
-            // The passphrase salt (feature `encrypt`) and its temporary files.
-            || name == SALT_FILE
-            || name.starts_with(".twat-cache.salt.");
-        // twat-fcache's temporary files, and its namespace folders: 16 lowercase hex digits.
-        let file_cache = name.starts_with(".tmp-")
-            || (name.len() == 16
-                && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                && item.file_type().is_ok_and(|t| t.is_dir()));
-        if !ours && !file_cache {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn write_manifest(folder: &Path) -> io::Result<()> {
-    let who = concat!("twat-bcache ", env!("CARGO_PKG_VERSION"));
-    manifest::write(folder, &Manifest::new(CacheKind::Lmdb, FORMAT_VERSION, who))
-}
-
-/// Removes the LMDB files (the folder is ours and its data is unusable).
-fn wipe(folder: &Path) -> io::Result<()> {
-    for f in [DATA_FILE, LOCK_FILE] {
-        match fs::remove_file(folder.join(f)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Checks (or writes) the manifest: refuses folders that belong to something else or to a
-/// newer format. Format 1 (before the `recency` database and the shared manifest schema)
-/// has the same entries and order: it is adopted in place, its manifest rewritten.
-fn check_manifest(folder: &Path) -> Result<(), String> {
-    let rewrite = |_| write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"));
-    match manifest::read(folder, CacheKind::Lmdb) {
-        Ok(Some(m)) if m.format_version > FORMAT_VERSION => Err(format!(
-            "the folder uses lmdb format {}, newer than this build's {FORMAT_VERSION}",
-            m.format_version
-        )),
-        Ok(Some(m)) if m.format_version < FORMAT_VERSION => {
-            log::info!(
-                "twat-bcache: {} uses format {}; adopting it as format {FORMAT_VERSION}",
-                folder.display(),
-                m.format_version
-            );
-            rewrite(())
-        }
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => match only_our_files(folder) {
-            Ok(true) => rewrite(()),
-            Ok(false) => Err(
-                "the folder holds files that are not an lmdb cache's and has no manifest".into(),
-            ),
-            Err(e) => Err(format!("cannot list the folder: {e}")),
-        },
-        Err(why) if only_our_files(folder).unwrap_or(false) && !why.contains("names a") => {
-            rewrite(())
-        }
-        Err(why) => Err(why),
-    }
 }
 
 type Dbs = (

@@ -159,6 +159,8 @@ extern crate self as twat_bcache;
 mod builder;
 #[cfg(feature = "lmdb")]
 mod env;
+#[cfg(feature = "lmdb")]
+mod folder;
 pub mod maintenance;
 #[cfg(feature = "lmdb")]
 mod store;

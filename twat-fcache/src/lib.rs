@@ -137,6 +137,10 @@ mod builder;
 #[cfg(feature = "files")]
 mod compress;
 #[cfg(feature = "files")]
+mod entry_file;
+#[cfg(feature = "files")]
+mod folder;
+#[cfg(feature = "files")]
 mod index;
 pub mod maintenance;
 #[cfg(feature = "files")]

@@ -12,37 +12,29 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use twat_cache_common::clock::unix_millis;
 use twat_cache_common::entry::{self, Entry, flags};
 use twat_cache_common::key::digest;
-use twat_cache_common::maintenance::CacheKind;
-use twat_cache_common::manifest::{self, Manifest};
 use twat_cache_common::paths::{check_folder_is_safe, create_private_dir};
 use twat_cache_common::{Backend, CacheError, Namespace, Policy};
-use twat_cache_store::value::read_varint;
 use twat_cache_store::{Cipher, Digest, Found, Opening, Payload, Store, Stored};
 
 use crate::compress::{self, MAX_PAYLOAD};
 use crate::index::{Index, Meta};
 
-/// The manifest's file name, in the cache folder (see `twat_cache_common::manifest`).
-pub const MANIFEST: &str = "twat-cache.files.json";
-/// The namespace description's file name, in each namespace directory.
-pub const NAMESPACE_FILE: &str = "namespace.json";
-/// The on-disk layout version written to the manifest.
-pub const LAYOUT_VERSION: u32 = 1;
-/// Temporary files start with this; they are swept when older than [`TMP_MAX_AGE`].
-pub const TMP_PREFIX: &str = ".tmp-";
-/// Temporary files older than this were left by a killed writer.
-pub const TMP_MAX_AGE: Duration = Duration::from_secs(300);
+use crate::entry_file::{
+    Raw, STREAM_MIN, hex, mtime_ms, parse_digest, read_bytes_entry, read_expiry, write_atomic,
+};
+pub use crate::entry_file::{TMP_MAX_AGE, TMP_PREFIX};
+pub use crate::folder::{LAYOUT_VERSION, MANIFEST, NAMESPACE_FILE};
+use crate::folder::{check_manifest, write_namespace_file};
 /// How often, at most, the directory is rescanned to learn about other processes' writes
 /// (on a write to a bounded cache, or a ttl sweep).
 pub const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
-/// Files larger than this are never read (they cannot be entries this crate wrote).
-const MAX_FILE: u64 = (MAX_PAYLOAD + (1 << 20)) as u64;
+use crate::entry_file::MAX_FILE;
 
 /// Settings a store opens with.
 #[derive(Debug, Clone, Default)]
@@ -86,139 +78,6 @@ pub struct FileStore {
     last_scan_ms: AtomicU64,
     /// Seals every entry written and opens every entry read (feature `encrypt`).
     cipher: Option<Cipher>,
-}
-
-fn hex(d: &Digest) -> String {
-    format!("{:032x}", u128::from_be_bytes(*d))
-}
-
-fn parse_digest(name: &str) -> Option<Digest> {
-    if name.len() != 32 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u128::from_str_radix(name, 16).ok().map(u128::to_be_bytes)
-}
-
-fn mtime_ms(md: &fs::Metadata) -> u64 {
-    md.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Writes `bytes` to a temporary file in `dir` and renames it to `target`: readers see the
-/// old file or the new one, never a part. Creates `dir` (0700) when missing; true if it
-/// had to.
-pub(crate) fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> io::Result<bool> {
-    let mut created = false;
-    let make = || {
-        tempfile::Builder::new()
-            .prefix(TMP_PREFIX)
-            .suffix(".part")
-            .tempfile_in(dir)
-    };
-    let mut tmp = match make() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            create_private_dir(dir)?;
-            created = true;
-            make()?
-        }
-        other => other?,
-    };
-    tmp.write_all(bytes)?;
-    tmp.persist(target).map_err(|e| e.error)?;
-    Ok(created)
-}
-
-/// Reads the expiry from an entry file's header (magic, version, flags, created, expires).
-fn read_expiry(path: &Path) -> io::Result<u64> {
-    let mut head = [0u8; 20];
-    File::open(path)?.read_exact(&mut head)?;
-    if &head[..2] != b"TW" || head[2] != entry::FORMAT_VERSION {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "not an entry"));
-    }
-    Ok(u64::from_le_bytes(
-        head[12..20].try_into().expect("8 bytes"),
-    ))
-}
-
-/// Byte values at least this large are read in parts, straight into their vector.
-const STREAM_MIN: u64 = 32 << 10;
-
-enum Raw {
-    /// The whole file, to decode with [`Entry::decode`].
-    Whole(Vec<u8>),
-    /// A verified byte value read in parts.
-    Split { expires_ms: u64, payload: Vec<u8> },
-    /// A valid-looking entry for another stored key (a digest collision).
-    OtherKey,
-}
-
-fn invalid(what: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
-}
-
-/// Reads an uncompressed entry whose payload is a byte sequence (varint length + bytes) in
-/// parts: header, key (compared before the payload is read), length, then the bytes
-/// straight into the vector that becomes the value; the checksum covers all of it as in
-/// [`Entry::decode`]. Compressed entries are read whole instead.
-fn read_bytes_entry(f: &mut File, len: u64, stored_key: &[u8]) -> io::Result<Raw> {
-    use std::io::{Seek, SeekFrom};
-    let mut head = [0u8; entry::HEADER_LEN];
-    f.read_exact(&mut head)?;
-    let (klen, plen) = (
-        u32::from_le_bytes(head[20..24].try_into().expect("4 bytes")) as u64,
-        u32::from_le_bytes(head[24..28].try_into().expect("4 bytes")) as u64,
-    );
-    if &head[..2] != b"TW"
-        || head[2] != entry::FORMAT_VERSION
-        || head[3] & !flags::KNOWN != 0
-        || entry::OVERHEAD as u64 + klen + plen != len
-    {
-        return Err(invalid("not an entry"));
-    }
-    if head[3] != 0 {
-        f.seek(SeekFrom::Start(0))?;
-        let mut buf = Vec::with_capacity(len as usize);
-        f.read_to_end(&mut buf)?;
-        return Ok(Raw::Whole(buf));
-    }
-    if klen != stored_key.len() as u64 {
-        return Ok(Raw::OtherKey);
-    }
-    let mut key = vec![0u8; klen as usize];
-    f.read_exact(&mut key)?;
-    if key != stored_key {
-        return Ok(Raw::OtherKey);
-    }
-    let mut prefix = [0u8; 10];
-    let first = (plen as usize).min(10);
-    f.read_exact(&mut prefix[..first])?;
-    let (n, vlen) = read_varint(&prefix[..first]).ok_or_else(|| invalid("bad length"))?;
-    if vlen as u64 + n != plen {
-        return Err(invalid("payload is not a byte sequence"));
-    }
-    let mut payload = Vec::with_capacity(n as usize);
-    payload.extend_from_slice(&prefix[vlen..first]);
-    let rest = n - payload.len() as u64;
-    Read::take(&mut *f, rest).read_to_end(&mut payload)?;
-    let mut sum = [0u8; 8];
-    f.read_exact(&mut sum)?;
-    if payload.len() as u64 != n {
-        return Err(invalid("truncated"));
-    }
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    h.update(&head);
-    h.update(&key);
-    h.update(&prefix[..vlen]);
-    h.update(&payload);
-    if h.digest() != u64::from_le_bytes(sum) {
-        return Err(invalid("checksum mismatch"));
-    }
-    Ok(Raw::Split {
-        expires_ms: u64::from_le_bytes(head[12..20].try_into().expect("8 bytes")),
-        payload,
-    })
 }
 
 impl FileStore {
@@ -831,43 +690,6 @@ fn too_big(n: usize) -> CacheError {
         what: "value",
         message: format!("{n} bytes is more than a file entry holds ({MAX_PAYLOAD})"),
     }
-}
-
-fn write_namespace_file(dir: &Path, namespace: &Namespace) -> Result<(), String> {
-    let ns_file = dir.join(NAMESPACE_FILE);
-    let body = serde_json::json!({
-        "kind": "files",
-        "id": namespace.id(),
-        "function": namespace.function_name(),
-    });
-    write_atomic(dir, &ns_file, format!("{body:#}\n").as_bytes())
-        .map(|_| ())
-        .map_err(|e| format!("cannot write {}: {e}", ns_file.display()))
-}
-
-/// Checks (or writes) the manifest: refuses a newer layout or another kind's manifest
-/// under our name; adopts the `fcache.manifest.json` of older versions (same layout).
-fn check_manifest(folder: &Path) -> Result<(), String> {
-    match manifest::read(folder, CacheKind::Files) {
-        Ok(Some(m)) if m.format_version > LAYOUT_VERSION => Err(format!(
-            "{} says files format {}; this build reads {LAYOUT_VERSION}",
-            folder.join(MANIFEST).display(),
-            m.format_version
-        )),
-        Ok(Some(_)) if folder.join(MANIFEST).is_file() => Ok(()),
-        // Missing, legacy, or damaged: (re)write it. The folder's entries say nothing
-        // about their kind that a manifest could contradict.
-        Ok(_) | Err(_) => write_manifest(folder),
-    }
-}
-
-fn write_manifest(folder: &Path) -> Result<(), String> {
-    let who = concat!("twat-fcache ", env!("CARGO_PKG_VERSION"));
-    manifest::write(
-        folder,
-        &Manifest::new(CacheKind::Files, LAYOUT_VERSION, who),
-    )
-    .map_err(|e| format!("cannot write {}: {e}", folder.join(MANIFEST).display()))
 }
 
 /// A full disk or quota: a reason to evict and try again. (A file larger than the
