@@ -21,9 +21,11 @@ use crate::options::{Opening, Options};
 use crate::store::{Digest, Found, Store};
 use crate::value::{decode_value, encode_value, is_bytes};
 
-/// Reads recorded for [`Policy::Lru`] are handed to the store in batches of this many
-/// (or with the next write, whichever comes first): no hit pays a write of its own.
-pub const TOUCH_BATCH: usize = 256;
+/// Reads recorded for [`Policy::Lru`] wait in memory for the next write of this process
+/// (which hands them to the store in its own transaction) or the sweeper's visit (at least
+/// once a second): no hit pays a write. At most this many wait; reads beyond it before the
+/// next hand-over are not recorded (LRU order is then approximate, never wrong).
+pub const TOUCH_BATCH: usize = 4096;
 
 /// The store a cache is served from, for direct access: see [`PersistentCache::inner`].
 #[non_exhaustive]
@@ -192,7 +194,7 @@ where
             _ => None,
         };
         let touched = (policy == Policy::Lru && matches!(engine, Engine::Store(_)))
-            .then(|| Mutex::new(Vec::with_capacity(TOUCH_BATCH)));
+            .then(|| Mutex::new(Vec::new()));
         let core = Arc::new(Core {
             engine,
             flight: SingleFlight::default(),
@@ -255,7 +257,7 @@ where
             Found::Hit(v) => {
                 c.hit();
                 if let Some(t) = &core.touched {
-                    self.record_read(store, t, sk);
+                    self.record_read(t, sk);
                 }
                 Some(v)
             }
@@ -276,16 +278,12 @@ where
         }
     }
 
-    /// LRU: remembers that `sk` was read; hands a full batch to the store.
-    fn record_read(&self, store: &S, touched: &Mutex<Vec<Digest>>, sk: &[u8]) {
+    /// LRU: remembers that `sk` was read (see [`TOUCH_BATCH`]).
+    fn record_read(&self, touched: &Mutex<Vec<Digest>>, sk: &[u8]) {
         let d = digest(sk);
-        let full = {
-            let mut t = touched.lock();
+        let mut t = touched.lock();
+        if t.len() < TOUCH_BATCH {
             t.push(d);
-            (t.len() >= TOUCH_BATCH).then(|| std::mem::take(&mut *t))
-        };
-        if let Some(batch) = full {
-            store.touch(&batch);
         }
     }
 
@@ -632,12 +630,14 @@ where
         Core::sweep_expired(self)
     }
     fn sweep_interval(&self) -> Option<Duration> {
-        let lru = self.touched.is_some();
-        match self.ttl {
-            Some(t) => Some(registry::sweep_interval_for(t).max(S::MIN_SWEEP_INTERVAL)),
-            // LRU caches without a ttl are visited too, to hand over recorded reads.
-            None if lru => Some(Duration::from_secs(1)),
-            None => None,
+        // LRU caches are visited at least once a second, to hand over recorded reads.
+        let lru = self.touched.is_some().then_some(Duration::from_secs(1));
+        match (self.ttl, lru) {
+            (Some(t), lru) => {
+                let every = registry::sweep_interval_for(t).max(S::MIN_SWEEP_INTERVAL);
+                Some(lru.map_or(every, |l| every.min(l)))
+            }
+            (None, lru) => lru,
         }
     }
 }
