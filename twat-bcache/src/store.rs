@@ -280,12 +280,17 @@ impl LmdbStore {
 
     /// Where `dk` sits in `order`: its last recorded read (LRU), else its created time.
     fn order_time(&self, txn: &RoTxn<'_>, dk: &DbKey, created: u64) -> heed::Result<u64> {
+        Ok(self.read_time(txn, dk)?.unwrap_or(created))
+    }
+
+    /// The last read recorded for `dk` (LRU), if any.
+    fn read_time(&self, txn: &RoTxn<'_>, dk: &DbKey) -> heed::Result<Option<u64>> {
         Ok(self
             .shared
             .recency
             .get(txn, dk)?
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(created, u64::from_be_bytes))
+            .map(u64::from_be_bytes))
     }
 
     /// Moves the entries read (`touched`) to the young end of `order`.
@@ -484,11 +489,14 @@ impl LmdbStore {
                     .get(txn, &dk)?
                     .map(|b| (b.len(), Entry::decode_header(b).ok().map(|e| e.created_ms)));
                 if let Some((len, created)) = old {
+                    let read = store.read_time(txn, &dk)?;
                     if let Some(created) = created {
-                        let t = store.order_time(txn, &dk, created)?;
+                        let t = read.unwrap_or(created);
                         store.shared.order.delete(txn, &store.order_key(t, &dk))?;
                     }
-                    store.shared.recency.delete(txn, &dk)?;
+                    if read.is_some() {
+                        store.shared.recency.delete(txn, &dk)?;
+                    }
                     c.remove(len);
                 }
                 store.touch_in(txn, touched)?;
@@ -586,8 +594,12 @@ impl LmdbStore {
                     let h = Entry::decode_header(b).ok();
                     (b.len(), h.map(|e| (e.created_ms, e.is_expired(now))))
                 });
+                let read = match found {
+                    Some(_) => self.read_time(txn, &dk)?,
+                    None => None,
+                };
                 let placed = match found {
-                    Some((_, Some((c2, _)))) => Some(self.order_time(txn, &dk, c2)?),
+                    Some((_, Some((c2, _)))) => Some(read.unwrap_or(c2)),
                     _ => None,
                 };
                 match found {
@@ -595,7 +607,9 @@ impl LmdbStore {
                     Some((_, Some(_))) if placed != Some(created) => {}
                     Some((len, h)) => {
                         self.shared.entries.delete(txn, &dk)?;
-                        self.shared.recency.delete(txn, &dk)?;
+                        if read.is_some() {
+                            self.shared.recency.delete(txn, &dk)?;
+                        }
                         c.remove(len);
                         if h.is_some_and(|(_, expired)| expired) {
                             out.expired += 1;

@@ -482,10 +482,9 @@ where
     /// computes in its place. A `compute` that calls back into this cache with the same key
     /// on the same thread computes directly instead of deadlocking.
     pub fn get_or_insert_with(&self, key: K, compute: impl FnOnce() -> V) -> V {
-        match self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(compute())) {
-            Ok(v) => v,
-            Err(never) => match never {},
-        }
+        let Ok(v) =
+            self.try_get_or_insert_with(key, || Ok::<V, std::convert::Infallible>(compute()));
+        v
     }
 
     /// Like [`get_or_insert_with`](Self::get_or_insert_with) for fallible work: `Ok` values
