@@ -11,6 +11,9 @@ fn selection_errors_and_compiled_out_engines() {
     // error here with `deny(deprecated)` so that trybuild can see it).
     #[cfg(not(feature = "lmdb"))]
     t.compile_fail("tests/ui/no_lmdb/*.rs");
+    // The compiler names the cache's type in these errors, which differs without LMDB.
+    #[cfg(feature = "lmdb")]
+    t.compile_fail("tests/ui/with_lmdb/*.rs");
     #[cfg(not(feature = "async"))]
     t.compile_fail("tests/ui/no_async/*.rs");
 }
