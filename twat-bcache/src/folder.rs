@@ -7,7 +7,7 @@ use std::path::Path;
 
 use twat_cache_common::lockfile::LOCK_DIR;
 use twat_cache_common::maintenance::CacheKind;
-use twat_cache_common::manifest::{self, Manifest};
+use twat_cache_common::manifest::{self, Manifest, ManifestError};
 use twat_cache_common::paths::SALT_FILE;
 
 use crate::layout::FORMAT_VERSION;
@@ -64,7 +64,7 @@ pub(crate) fn wipe(folder: &Path) -> io::Result<()> {
 /// newer format. Format 1 (before the `recency` database and the shared manifest schema)
 /// has the same entries and order: it is adopted in place, its manifest rewritten.
 pub(crate) fn check_manifest(folder: &Path) -> Result<(), String> {
-    let rewrite = |_| write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"));
+    let rewrite = || write_manifest(folder).map_err(|e| format!("cannot write the manifest: {e}"));
     match manifest::read(folder, CacheKind::Lmdb) {
         Ok(Some(m)) if m.format_version > FORMAT_VERSION => Err(format!(
             "the folder uses lmdb format {}, newer than this build's {FORMAT_VERSION}",
@@ -76,19 +76,18 @@ pub(crate) fn check_manifest(folder: &Path) -> Result<(), String> {
                 folder.display(),
                 m.format_version
             );
-            rewrite(())
+            rewrite()
         }
         Ok(Some(_)) => Ok(()),
         Ok(None) => match only_our_files(folder) {
-            Ok(true) => rewrite(()),
+            Ok(true) => rewrite(),
             Ok(false) => Err(
                 "the folder holds files that are not an lmdb cache's and has no manifest".into(),
             ),
             Err(e) => Err(format!("cannot list the folder: {e}")),
         },
-        Err(why) if only_our_files(folder).unwrap_or(false) && !why.contains("names a") => {
-            rewrite(())
-        }
-        Err(why) => Err(why),
+        // Damaged, in a folder holding only what a cache writes: ours, so rewrite it.
+        Err(ManifestError::Damaged(_)) if only_our_files(folder).unwrap_or(false) => rewrite(),
+        Err(why) => Err(why.to_string()),
     }
 }

@@ -76,7 +76,7 @@ fn check_manifest(folder: &Path) -> Result<u32, MaintenanceError> {
     let m = match twat_cache_common::manifest::read(folder, CacheKind::Lmdb) {
         Ok(Some(m)) => m,
         Ok(None) => return Err(not_ours(format!("it has no manifest `{MANIFEST}`"))),
-        Err(why) => return Err(not_ours(why)),
+        Err(why) => return Err(not_ours(why.to_string())),
     };
     if m.format_version > FORMAT_VERSION {
         return Err(MaintenanceError::Unsupported {

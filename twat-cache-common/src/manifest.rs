@@ -112,26 +112,42 @@ pub fn is_manifest_file(name: &str) -> bool {
     })
 }
 
-/// The manifest of `kind` in `folder`: `Ok(None)` when there is none; `Err` (why) when
-/// the file exists but is not a manifest of that kind (unreadable, foreign, another kind).
-/// A legacy manifest reads as its kind at the format it names.
-pub fn read(folder: &Path, kind: CacheKind) -> Result<Option<Manifest>, String> {
+/// Why a manifest file that exists cannot be used; the message names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// It names another kind of cache: the folder is someone else's.
+    #[error("{0}")]
+    OtherKind(String),
+    /// It cannot be read, or is not a manifest (damaged or foreign).
+    #[error("{0}")]
+    Damaged(String),
+}
+
+/// The manifest of `kind` in `folder`: `Ok(None)` when there is none; `Err` when the file
+/// exists but is not a manifest of that kind. A legacy manifest reads as its kind at the
+/// format it names.
+pub fn read(folder: &Path, kind: CacheKind) -> Result<Option<Manifest>, ManifestError> {
+    use ManifestError::{Damaged, OtherKind};
     let path = folder.join(file_name(kind));
     match fs::read(&path) {
         Ok(bytes) => {
-            let m: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| format!("its manifest {} does not parse: {e}", path.display()))?;
+            let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+                Damaged(format!(
+                    "its manifest {} does not parse: {e}",
+                    path.display()
+                ))
+            })?;
             if m.kind != kind {
-                return Err(format!(
+                return Err(OtherKind(format!(
                     "its manifest {} names a `{}` cache, not `{kind}`",
                     path.display(),
                     m.kind
-                ));
+                )));
             }
             return Ok(Some(m));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(Damaged(format!("cannot read {}: {e}", path.display()))),
     }
     let Some((legacy, word)) = legacy_file_name(kind) else {
         return Ok(None);
@@ -140,25 +156,34 @@ pub fn read(folder: &Path, kind: CacheKind) -> Result<Option<Manifest>, String> 
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(Damaged(format!("cannot read {}: {e}", path.display()))),
     };
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("its manifest {} does not parse: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Damaged(format!(
+            "its manifest {} does not parse: {e}",
+            path.display()
+        ))
+    })?;
     match v.get("kind").and_then(|k| k.as_str()) {
         Some(k) if k == word => {}
         Some(other) => {
-            return Err(format!(
+            return Err(OtherKind(format!(
                 "its manifest {} names a `{other}` cache, not `{kind}`",
                 path.display()
-            ));
+            )));
         }
-        None => return Err(format!("its manifest {} names no kind", path.display())),
+        None => {
+            return Err(Damaged(format!(
+                "its manifest {} names no kind",
+                path.display()
+            )));
+        }
     }
     let version = v
         .get("format_version")
         .or_else(|| v.get("format"))
         .and_then(|v| v.as_u64())
-        .ok_or_else(|| format!("its manifest {} names no format", path.display()))?;
+        .ok_or_else(|| Damaged(format!("its manifest {} names no format", path.display())))?;
     Ok(Some(Manifest {
         kind,
         format_version: u32::try_from(version).unwrap_or(u32::MAX),
@@ -241,10 +266,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("twat-cache.json"), r#"{"kind":"acache"}"#).unwrap();
         let e = read(dir.path(), CacheKind::Lmdb).unwrap_err();
+        assert!(matches!(e, ManifestError::OtherKind(_)), "{e}");
+        let e = e.to_string();
         assert!(e.contains("acache") && e.contains("twat-cache.json"), "{e}");
         fs::write(dir.path().join("twat-cache.files.json"), "garbage").unwrap();
         let e = read(dir.path(), CacheKind::Files).unwrap_err();
-        assert!(e.contains("does not parse"), "{e}");
+        assert!(matches!(e, ManifestError::Damaged(_)), "{e}");
+        assert!(e.to_string().contains("does not parse"), "{e}");
         fs::write(
             dir.path().join("twat-cache.files.json"),
             r#"{"kind":"lmdb","format_version":1}"#,

@@ -145,11 +145,13 @@ where
             Some(d) => Ok(d.clone()),
             None => twat_cache_common::cache_root().map_err(|e| e.to_string()),
         };
-        let folder = root.as_ref().ok().map(|r| r.join(options.folder_name()));
-        let opened = match (&root, &folder) {
-            (Err(e), _) => Err(e.clone()),
-            (Ok(_), None) => Err("no cache folder".to_owned()),
-            (Ok(_), Some(folder)) => open(&Opening::new(folder, &namespace, &options)),
+        let (folder, opened) = match root {
+            Ok(root) => {
+                let folder = root.join(options.folder_name());
+                let opened = open(&Opening::new(&folder, &namespace, &options));
+                (Some(folder), opened)
+            }
+            Err(e) => (None, Err(e)),
         };
         let context = format!("{krate}: cache `{name}`");
         let (engine, fallback_reason) = match opened {
@@ -381,7 +383,7 @@ where
     /// Removes every entry of this cache (its namespace only: other functions sharing the
     /// folder keep theirs).
     pub fn clear(&self) {
-        self.core.clear();
+        ManagedCache::clear(&*self.core);
     }
 
     /// Number of entries in this cache's namespace, stored by any process, as far as the
@@ -457,7 +459,7 @@ where
     /// A snapshot of the counters (this process's hits, misses, inserts, ...) and of the
     /// namespace's size in the store (all processes).
     pub fn stats(&self) -> CacheStats {
-        self.core.stats()
+        ManagedCache::stats(&*self.core)
     }
 
     /// Direct access to the store ([`Inner::Store`]) or the memory fallback
@@ -472,7 +474,7 @@ where
     /// Drops every expired entry of this namespace now; returns how many. The background
     /// sweeper calls this for caches with a ttl.
     pub fn sweep_expired(&self) -> u64 {
-        self.core.sweep_expired()
+        ManagedCache::sweep_expired(&*self.core)
     }
 
     /// The value for `key`, computing and storing it with `compute` on a miss.
@@ -533,7 +535,26 @@ where
     }
 }
 
-impl<S: Store, K, V> Core<S, K, V>
+impl<S: Store, K, V> Core<S, K, V> {
+    /// Hands the reads recorded for LRU to the store.
+    fn flush_touched(&self) {
+        if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
+            let batch = std::mem::take(&mut *t.lock());
+            if !batch.is_empty() {
+                store.touch(&batch);
+            }
+        }
+    }
+}
+
+impl<S: Store, K, V> Drop for Core<S, K, V> {
+    fn drop(&mut self) {
+        // Reads recorded but not yet handed over: the LRU order outlives the process.
+        self.flush_touched();
+    }
+}
+
+impl<S: Store, K, V> ManagedCache for Core<S, K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -565,15 +586,6 @@ where
         s
     }
 
-    fn flush_touched(&self) {
-        if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
-            let batch = std::mem::take(&mut *t.lock());
-            if !batch.is_empty() {
-                store.touch(&batch);
-            }
-        }
-    }
-
     fn clear(&self) {
         match &self.engine {
             Engine::Store(store) => {
@@ -600,34 +612,7 @@ where
             Engine::Memory(m) => m.sweep_expired(),
         }
     }
-}
 
-impl<S: Store, K, V> Drop for Core<S, K, V> {
-    fn drop(&mut self) {
-        // Reads recorded but not yet handed over: the LRU order outlives the process.
-        if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
-            let batch = std::mem::take(&mut *t.lock());
-            if !batch.is_empty() {
-                store.touch(&batch);
-            }
-        }
-    }
-}
-
-impl<S: Store, K, V> ManagedCache for Core<S, K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    fn stats(&self) -> CacheStats {
-        Core::stats(self)
-    }
-    fn clear(&self) {
-        Core::clear(self);
-    }
-    fn sweep_expired(&self) -> u64 {
-        Core::sweep_expired(self)
-    }
     fn sweep_interval(&self) -> Option<Duration> {
         // LRU caches are visited at least once a second, to hand over recorded reads.
         let lru = self.touched.is_some().then_some(Duration::from_secs(1));

@@ -81,7 +81,7 @@ fn check_manifest(folder: &Path) -> Result<u32, MaintenanceError> {
     let m = match twat_cache_common::manifest::read(folder, CacheKind::Files) {
         Ok(Some(m)) => m,
         Ok(None) => return Err(not_ours(folder, format!("it has no manifest `{MANIFEST}`"))),
-        Err(why) => return Err(not_ours(folder, why)),
+        Err(why) => return Err(not_ours(folder, why.to_string())),
     };
     imp::check_version(folder, m.format_version)
 }

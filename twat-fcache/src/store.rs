@@ -190,110 +190,6 @@ impl FileStore {
         self.forget(d);
     }
 
-    /// Looks `stored_key` up and hands its payload (decompressed) to `decode`. Anything
-    /// that does not decode (a damaged, truncated, foreign or empty file, a payload
-    /// `decode` refuses) is a miss, and the file is removed.
-    ///
-    /// With `bytes_value` (the value is a `Vec<u8>`), a large uncompressed entry is read
-    /// in parts so that its bytes land directly in the vector handed to `decode` as
-    /// [`Payload::Bytes`]: no copy after the read.
-    fn lookup_payload<T>(
-        &self,
-        stored_key: &[u8],
-        bytes_value: bool,
-        decode: impl FnOnce(Payload<'_>) -> Option<T>,
-    ) -> Found<T> {
-        let (d, path) = self.locate(stored_key);
-        let read = File::open(&path).and_then(|mut f| {
-            let len = f.metadata()?.len();
-            if len > MAX_FILE {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
-            }
-            // Encrypted entries are read whole: the tag covers the entire payload.
-            if bytes_value && len >= STREAM_MIN && self.cipher.is_none() {
-                read_bytes_entry(&mut f, len, stored_key)
-            } else {
-                let mut buf = Vec::with_capacity(len as usize);
-                f.read_to_end(&mut buf)?;
-                Ok(Raw::Whole(buf))
-            }
-        });
-        let bytes = match read {
-            Ok(Raw::Whole(b)) => b,
-            Ok(Raw::Split {
-                expires_ms,
-                payload,
-            }) => {
-                if expires_ms != 0 && expires_ms <= unix_millis() {
-                    self.discard(&d, &path, &"expired");
-                    return Found::Expired;
-                }
-                return match decode(Payload::Bytes(payload)) {
-                    Some(v) => Found::Hit(v),
-                    None => {
-                        self.discard(&d, &path, &"payload does not decode as the value type");
-                        Found::Miss
-                    }
-                };
-            }
-            Ok(Raw::OtherKey) => return Found::Miss,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.forget(&d);
-                return Found::Miss;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
-                ) =>
-            {
-                self.discard(&d, &path, &e);
-                return Found::Miss;
-            }
-            Err(e) => return Found::Failed(format!("cannot read {}: {e}", path.display())),
-        };
-        let entry = match Entry::decode(&bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                self.discard(&d, &path, &e);
-                return Found::Miss;
-            }
-        };
-        if entry.key != stored_key {
-            // Another key with the same 128-bit digest: its entry is valid, leave it.
-            return Found::Miss;
-        }
-        if entry.expires_ms != 0 && entry.is_expired(unix_millis()) {
-            self.discard(&d, &path, &"expired");
-            return Found::Expired;
-        }
-        let plain = match self.plaintext(&entry) {
-            Ok(p) => p,
-            Err(why) => {
-                self.discard(&d, &path, &why);
-                return Found::Miss;
-            }
-        };
-        let value = if entry.flags & flags::COMPRESSED != 0 {
-            match compress::decompress(&plain) {
-                Ok(raw) => decode(Payload::Serialized(&raw)),
-                Err(e) => {
-                    self.discard(&d, &path, &e);
-                    return Found::Miss;
-                }
-            }
-        } else {
-            decode(Payload::Serialized(&plain))
-        };
-        match value {
-            Some(v) => Found::Hit(v),
-            None => {
-                self.discard(&d, &path, &"payload does not decode as the value type");
-                Found::Miss
-            }
-        }
-    }
-
     /// The payload stored for `stored_key` (decompressed), or `None`.
     ///
     /// ```
@@ -311,7 +207,7 @@ impl FileStore {
             Payload::Serialized(s) => Some(s.to_vec()),
             Payload::Bytes(_) => None,
         };
-        match self.lookup_payload(stored_key, false, payload) {
+        match Store::lookup(self, stored_key, false, payload) {
             Found::Hit(v) => Some(v),
             _ => None,
         }
@@ -707,13 +603,108 @@ impl Store for FileStore {
     // Sweeps read the in-memory index, not the directory: cheap at any interval.
     const MIN_SWEEP_INTERVAL: Duration = Duration::ZERO;
 
+    /// Looks `stored_key` up and hands its payload (decompressed) to `decode`. Anything
+    /// that does not decode (a damaged, truncated, foreign or empty file, a payload
+    /// `decode` refuses) is a miss, and the file is removed.
+    ///
+    /// With `bytes_value` (the value is a `Vec<u8>`), a large uncompressed entry is read
+    /// in parts so that its bytes land directly in the vector handed to `decode` as
+    /// [`Payload::Bytes`]: no copy after the read.
     fn lookup<T>(
         &self,
         stored_key: &[u8],
         bytes_value: bool,
         decode: impl FnOnce(Payload<'_>) -> Option<T>,
     ) -> Found<T> {
-        self.lookup_payload(stored_key, bytes_value, decode)
+        let (d, path) = self.locate(stored_key);
+        let read = File::open(&path).and_then(|mut f| {
+            let len = f.metadata()?.len();
+            if len > MAX_FILE {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
+            }
+            // Encrypted entries are read whole: the tag covers the entire payload.
+            if bytes_value && len >= STREAM_MIN && self.cipher.is_none() {
+                read_bytes_entry(&mut f, len, stored_key)
+            } else {
+                let mut buf = Vec::with_capacity(len as usize);
+                f.read_to_end(&mut buf)?;
+                Ok(Raw::Whole(buf))
+            }
+        });
+        let bytes = match read {
+            Ok(Raw::Whole(b)) => b,
+            Ok(Raw::Split {
+                expires_ms,
+                payload,
+            }) => {
+                if expires_ms != 0 && expires_ms <= unix_millis() {
+                    self.discard(&d, &path, &"expired");
+                    return Found::Expired;
+                }
+                return match decode(Payload::Bytes(payload)) {
+                    Some(v) => Found::Hit(v),
+                    None => {
+                        self.discard(&d, &path, &"payload does not decode as the value type");
+                        Found::Miss
+                    }
+                };
+            }
+            Ok(Raw::OtherKey) => return Found::Miss,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.forget(&d);
+                return Found::Miss;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                self.discard(&d, &path, &e);
+                return Found::Miss;
+            }
+            Err(e) => return Found::Failed(format!("cannot read {}: {e}", path.display())),
+        };
+        let entry = match Entry::decode(&bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                self.discard(&d, &path, &e);
+                return Found::Miss;
+            }
+        };
+        if entry.key != stored_key {
+            // Another key with the same 128-bit digest: its entry is valid, leave it.
+            return Found::Miss;
+        }
+        if entry.expires_ms != 0 && entry.is_expired(unix_millis()) {
+            self.discard(&d, &path, &"expired");
+            return Found::Expired;
+        }
+        let plain = match self.plaintext(&entry) {
+            Ok(p) => p,
+            Err(why) => {
+                self.discard(&d, &path, &why);
+                return Found::Miss;
+            }
+        };
+        let value = if entry.flags & flags::COMPRESSED != 0 {
+            match compress::decompress(&plain) {
+                Ok(raw) => decode(Payload::Serialized(&raw)),
+                Err(e) => {
+                    self.discard(&d, &path, &e);
+                    return Found::Miss;
+                }
+            }
+        } else {
+            decode(Payload::Serialized(&plain))
+        };
+        match value {
+            Some(v) => Found::Hit(v),
+            None => {
+                self.discard(&d, &path, &"payload does not decode as the value type");
+                Found::Miss
+            }
+        }
     }
 
     fn put(
