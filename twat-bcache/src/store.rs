@@ -355,7 +355,7 @@ impl LmdbStore {
     fn raw_lookup<T>(
         &self,
         stored_key: &[u8],
-        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+        decode: impl FnOnce(Payload<'_>, u64) -> Option<T>,
     ) -> Lookup<T> {
         let dk = self.db_key(stored_key);
         let mut decode = Some(decode);
@@ -370,7 +370,10 @@ impl LmdbStore {
                 Ok(e) if e.expires_ms != 0 && e.is_expired(unix_millis()) => Lookup::Expired,
                 Ok(e) => match self.plaintext(&e) {
                     Err(why) => Lookup::Corrupt(why, Some(checksum(bytes))),
-                    Ok(p) => match decode.take().and_then(|d| d(Payload::Serialized(&p))) {
+                    Ok(p) => match decode
+                        .take()
+                        .and_then(|d| d(Payload::Serialized(&p), e.expires_ms))
+                    {
                         Some(v) => Lookup::Hit(v),
                         None => Lookup::Corrupt(
                             "value does not decode as the cached type".to_owned(),
@@ -837,11 +840,17 @@ impl Store for LmdbStore {
     // A disk sweep scans an index: not more than once a second.
     const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
+    /// LMDB's last committed transaction: every write by any process (and the CLI)
+    /// moves it. Read from the shared meta page, no transaction needed.
+    fn generation(&self) -> Option<u64> {
+        Some(self.shared.env().info().last_txn_id as u64)
+    }
+
     fn lookup<T>(
         &self,
         stored_key: &[u8],
         _bytes_value: bool,
-        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+        decode: impl FnOnce(Payload<'_>, u64) -> Option<T>,
     ) -> Found<T> {
         match self.raw_lookup(stored_key, decode) {
             Lookup::Hit(v) => Found::Hit(v),

@@ -163,3 +163,26 @@ fn policy_reaches_the_disk_cache() {
         );
     }
 }
+
+static TIERED: AtomicUsize = AtomicUsize::new(0);
+
+#[bcache(folder_name = "decorator", l1 = 100)]
+fn tiered(n: u64) -> u64 {
+    TIERED.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+#[test]
+fn l1_serves_repeat_calls_from_memory() {
+    setup();
+    for _ in 0..3 {
+        assert_eq!(tiered(1), 2);
+    }
+    assert_eq!(TIERED.load(Ordering::SeqCst), 1);
+    let s = tiered_cache().stats();
+    if expected_backend() {
+        assert_eq!((s.hits, s.l1_hits), (2, 2), "{s:?}");
+    } else {
+        assert_eq!((s.hits, s.l1_hits), (2, 0), "memory needs no tier: {s:?}");
+    }
+}

@@ -96,6 +96,8 @@ pub trait ManagedCache: Send + Sync {
 struct Registered {
     cache: Weak<dyn ManagedCache>,
     next_sweep: Option<Instant>,
+    /// Whether `clear_all` and `stats_all` see it (false: visited by the sweeper only).
+    listed: bool,
 }
 
 fn caches() -> &'static Mutex<Vec<Registered>> {
@@ -141,12 +143,39 @@ static WAKE: Condvar = Condvar::new();
 /// assert!(!listed());
 /// ```
 pub fn register(cache: &Arc<dyn ManagedCache>) {
+    add(cache, true);
+}
+
+/// Has the background sweeper visit a cache that [`clear_all`] and [`stats_all`] must not
+/// see (one built with `register(false)` that still needs its visits, e.g. to keep a
+/// memory tier in step with its store).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use twat_cache_common::{Backend, CacheStats, registry::{self, ManagedCache}};
+/// struct Quiet;
+/// impl ManagedCache for Quiet {
+///     fn stats(&self) -> CacheStats { CacheStats::new("quiet", Backend::Std) }
+///     fn clear(&self) {}
+///     fn sweep_interval(&self) -> Option<Duration> { Some(Duration::from_secs(1)) }
+/// }
+/// let cache: Arc<dyn ManagedCache> = Arc::new(Quiet);
+/// registry::register_unlisted(&cache);
+/// assert!(!twat_cache_common::stats_all().iter().any(|s| s.name == "quiet"));
+/// ```
+pub fn register_unlisted(cache: &Arc<dyn ManagedCache>) {
+    add(cache, false);
+}
+
+fn add(cache: &Arc<dyn ManagedCache>, listed: bool) {
     let interval = cache.sweep_interval();
     let mut list = caches().lock();
     list.retain(|r| r.cache.strong_count() > 0);
     list.push(Registered {
         cache: Arc::downgrade(cache),
         next_sweep: interval.map(|i| Instant::now() + i),
+        listed,
     });
     drop(list);
     if interval.is_some() {
@@ -159,6 +188,7 @@ fn live() -> Vec<Arc<dyn ManagedCache>> {
     caches()
         .lock()
         .iter()
+        .filter(|r| r.listed)
         .filter_map(|r| r.cache.upgrade())
         .collect()
 }

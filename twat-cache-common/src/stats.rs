@@ -65,6 +65,9 @@ pub struct CacheStats {
     /// cross-process lock it could not take, its folder deleted while open), for humans.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Of the `hits`, those served by the memory tier in front of a store (`l1`).
+    #[serde(default)]
+    pub l1_hits: u64,
 }
 
 impl CacheStats {
@@ -96,6 +99,7 @@ impl CacheStats {
             write_errors: 0,
             read_errors: 0,
             last_error: None,
+            l1_hits: 0,
         }
     }
 

@@ -55,6 +55,7 @@ pub(crate) struct Settings {
     pub compress: Option<bool>,
     pub compression_level: Option<i64>,
     pub lock: Option<bool>,
+    pub l1: Option<u64>,
     pub backend: Option<(String, Span)>,
     pub url: Option<String>,
     pub preferred_engine: Option<(String, Span)>,
@@ -84,6 +85,7 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "durable",
             "map_size",
             "lock",
+            "l1",
         ],
         Kind::Files => &[
             "policy",
@@ -92,6 +94,7 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "compress",
             "compression_level",
             "lock",
+            "l1",
         ],
         Kind::Async => &["policy", "backend", "url", "folder_name", "compress"],
         Kind::Umbrella => &[
@@ -106,6 +109,7 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "compress",
             "compression_level",
             "url",
+            "l1",
         ],
     }
 }
@@ -258,6 +262,7 @@ pub(crate) fn parse(kind: Kind, attr: proc_macro2::TokenStream) -> syn::Result<S
         match name.as_str() {
             "maxsize" => s.maxsize = Some(positive_int(arg, "a number of entries")?),
             "max_bytes" => s.max_bytes = Some(positive_int(arg, "a number of bytes")?),
+            "l1" => s.l1 = Some(positive_int(arg, "a number of entries kept in memory")?),
             "map_size" => {
                 s.map_size = Some(positive_int(arg, "the initial LMDB map size in bytes")?)
             }

@@ -142,6 +142,10 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
     if let (Some(l), Kind::Lmdb | Kind::Files) = (s.lock, kind) {
         calls.push(quote!(.lock(#l)));
     }
+    if let (Some(n), Kind::Lmdb | Kind::Files) = (s.l1, kind) {
+        let n = n as usize;
+        calls.push(quote!(.l1(#n)));
+    }
     if let (Some(c), Kind::Files) = (s.compress, kind) {
         calls.push(quote!(.compress(#c)));
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -19,6 +19,7 @@ use twat_mcache::MemoryCache;
 
 use crate::options::{Opening, Options};
 use crate::store::{Digest, Found, Store};
+use crate::tier::{CHECK_EVERY, MemoryTier};
 use crate::value::{decode_value, encode_value, is_bytes};
 
 /// Reads recorded for [`Policy::Lru`] wait in memory for the next write of this process
@@ -76,6 +77,11 @@ struct Core<S: Store, K, V> {
     selection: Option<String>,
     /// LRU: digests of entries read since the last batch went to the store.
     touched: Option<Mutex<Vec<Digest>>>,
+    /// `l1`: the memory tier in front of the store.
+    l1: Option<MemoryTier<K, V>>,
+    /// When the sweeper's visit may next scan the store for expired entries (visits come
+    /// more often than that for LRU hand-overs and the memory tier's checks).
+    next_ttl_sweep: Mutex<Instant>,
 }
 
 /// A persistent cache over a [`Store`]: `LmdbCache` (LMDB), `FileCache` (one file per
@@ -197,6 +203,19 @@ where
         };
         let touched = (policy == Policy::Lru && matches!(engine, Engine::Store(_)))
             .then(|| Mutex::new(Vec::new()));
+        let l1 = match (&engine, options.l1) {
+            (Engine::Store(store), Some(entries)) => match store.generation() {
+                Some(g) => Some(MemoryTier::new(&name, entries, options.ttl, Some(g))),
+                None => {
+                    log::warn!(
+                        "{context}: the {kind} store cannot tell when other processes change \
+                         it, so `l1` is ignored (no memory tier that could serve stale values)"
+                    );
+                    None
+                }
+            },
+            _ => None,
+        };
         let core = Arc::new(Core {
             engine,
             flight: SingleFlight::default(),
@@ -217,10 +236,15 @@ where
             fallback_reason,
             selection: options.selection,
             touched,
+            l1,
+            next_ttl_sweep: Mutex::new(Instant::now()),
         });
+        let managed: Arc<dyn ManagedCache> = core.clone();
         if options.register {
-            let managed: Arc<dyn ManagedCache> = core.clone();
             registry::register(&managed);
+        } else if core.l1.is_some() {
+            // The memory tier needs the sweeper's visits even when the cache is unlisted.
+            registry::register_unlisted(&managed);
         }
         PersistentCache { core }
     }
@@ -246,13 +270,16 @@ where
         }
     }
 
-    /// Looks a stored key up without counting.
-    fn peek(&self, store: &S, sk: &[u8]) -> Found<V> {
-        store.lookup(sk, is_bytes::<V>(), decode_value::<V>)
+    /// Looks a stored key up without counting: the value and its expiry (Unix ms, 0 for
+    /// never).
+    fn peek(&self, store: &S, sk: &[u8]) -> Found<(V, u64)> {
+        store.lookup(sk, is_bytes::<V>(), |p, expires_ms| {
+            decode_value::<V>(p).map(|v| (v, expires_ms))
+        })
     }
 
     /// Looks a stored key up, counts a hit or a miss, and records the read for LRU.
-    fn get_stored(&self, store: &S, sk: &[u8]) -> Option<V> {
+    fn get_stored(&self, store: &S, sk: &[u8]) -> Option<(V, u64)> {
         let core = &*self.core;
         let c = &core.counters;
         match self.peek(store, sk) {
@@ -300,10 +327,12 @@ where
     fn store_value(&self, store: &S, sk: &[u8], value: &V) {
         let core = &*self.core;
         let touched = self.take_touched();
-        let written = store.put(sk, &touched, |buf| {
-            encode_value(value, buf).map_err(|e| CacheError::Encode {
-                what: "value",
-                message: e.to_string(),
+        let written = core.own_write(store, || {
+            store.put(sk, &touched, |buf| {
+                encode_value(value, buf).map_err(|e| CacheError::Encode {
+                    what: "value",
+                    message: e.to_string(),
+                })
             })
         });
         match written {
@@ -343,11 +372,15 @@ where
     {
         match &self.core.engine {
             Engine::Store(store) => {
+                if let Some(v) = self.core.l1.as_ref().and_then(|t| t.get(key)) {
+                    return Some(v);
+                }
                 let Some(sk) = self.stored_key(key) else {
                     self.core.counters.miss();
                     return None;
                 };
-                self.get_stored(store, &sk)
+                // Not promoted: `get` borrows its key, and the tier needs an owned one.
+                self.get_stored(store, &sk).map(|(v, _)| v)
             }
             Engine::Memory(m) => m.get(key),
         }
@@ -360,8 +393,12 @@ where
     pub fn insert(&self, key: K, value: V) {
         match &self.core.engine {
             Engine::Store(store) => {
+                let epoch = self.core.l1.as_ref().map(MemoryTier::epoch);
                 if let Some(sk) = self.stored_key(&key) {
                     self.store_value(store, &sk, &value);
+                }
+                if let (Some(t), Some(e)) = (&self.core.l1, epoch) {
+                    t.fill(&key, &value, 0, e);
                 }
             }
             Engine::Memory(m) => m.insert(key, value),
@@ -375,7 +412,15 @@ where
         Q: ?Sized + Hash + Eq + Serialize,
     {
         match &self.core.engine {
-            Engine::Store(store) => self.stored_key(key).is_some_and(|sk| store.remove(&sk)),
+            Engine::Store(store) => {
+                let removed = self
+                    .stored_key(key)
+                    .is_some_and(|sk| self.core.own_write(store, || store.remove(&sk)));
+                if let Some(t) = &self.core.l1 {
+                    t.remove(key);
+                }
+                removed
+            }
             Engine::Memory(m) => m.remove(key),
         }
     }
@@ -474,7 +519,7 @@ where
     /// Drops every expired entry of this namespace now; returns how many. The background
     /// sweeper calls this for caches with a ttl.
     pub fn sweep_expired(&self) -> u64 {
-        ManagedCache::sweep_expired(&*self.core)
+        self.core.sweep_now()
     }
 
     /// The value for `key`, computing and storing it with `compute` on a miss.
@@ -500,16 +545,30 @@ where
             Engine::Store(store) => store,
             Engine::Memory(m) => return m.try_get_or_insert_with(key, compute),
         };
+        let l1 = self.core.l1.as_ref();
+        if let Some(v) = l1.and_then(|t| t.get(&key)) {
+            return Ok(v);
+        }
+        let epoch = l1.map_or(0, MemoryTier::epoch);
         let Some(sk) = self.stored_key(&key) else {
             self.core.counters.miss();
             return compute(); // unkeyable: call straight through
         };
-        if let Some(v) = self.get_stored(store, &sk) {
+        if let Some((v, expires_ms)) = self.get_stored(store, &sk) {
+            if let Some(t) = l1 {
+                t.fill(&key, &v, expires_ms, epoch);
+            }
             return Ok(v);
         }
         let recheck = || match self.peek(store, &sk) {
-            Found::Hit(v) => Some(v),
+            Found::Hit((v, _)) => Some(v),
             _ => None,
+        };
+        let store_value = |v: &V| {
+            self.store_value(store, &sk, v);
+            if let Some(t) = l1 {
+                t.fill(&key, v, 0, epoch);
+            }
         };
         if !self.core.single_flight {
             let held = self.claim(&sk);
@@ -519,19 +578,44 @@ where
                 return Ok(v);
             }
             let v = compute()?;
-            self.store_value(store, &sk, &v);
+            store_value(&v);
             drop(held);
             return Ok(v);
         }
         // Another leader (or process) may have stored it since our miss: `recheck`, and
         // again under the cross-process lock (`lock = true`) once we hold it.
-        self.core.flight.run_claimed(
-            &key,
-            recheck,
-            || self.claim(&sk),
-            compute,
-            |v| self.store_value(store, &sk, v),
-        )
+        self.core
+            .flight
+            .run_claimed(&key, recheck, || self.claim(&sk), compute, store_value)
+    }
+}
+
+impl<S: Store, K, V> Core<S, K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Drops the store's expired entries now; returns how many.
+    fn sweep_now(&self) -> u64 {
+        let Engine::Store(store) = &self.engine else {
+            let Engine::Memory(m) = &self.engine else {
+                unreachable!()
+            };
+            return m.sweep_expired();
+        };
+        self.flush_touched();
+        if self.ttl.is_none() {
+            return 0;
+        }
+        let n = store.sweep_expired();
+        self.counters.expired(n);
+        n
+    }
+
+    /// How often a ttl sweep may scan the store.
+    fn ttl_sweep_every(&self) -> Option<Duration> {
+        self.ttl
+            .map(|t| registry::sweep_interval_for(t).max(S::MIN_SWEEP_INTERVAL))
     }
 }
 
@@ -541,9 +625,21 @@ impl<S: Store, K, V> Core<S, K, V> {
         if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
             let batch = std::mem::take(&mut *t.lock());
             if !batch.is_empty() {
-                store.touch(&batch);
+                self.own_write(store, || store.touch(&batch));
             }
         }
+    }
+
+    /// Runs `write` (a change this process makes to the store) so that the memory tier
+    /// does not take it for another process's change.
+    fn own_write<R>(&self, store: &S, write: impl FnOnce() -> R) -> R {
+        let Some(t) = &self.l1 else {
+            return write();
+        };
+        let before = store.generation();
+        let r = write();
+        t.after_own_write(before, store.generation());
+        r
     }
 }
 
@@ -564,6 +660,10 @@ where
             Engine::Store(store) => {
                 let mut s = CacheStats::new(self.name.clone(), S::BACKEND);
                 self.counters.fill(&mut s);
+                if let Some(t) = &self.l1 {
+                    s.l1_hits = t.hits();
+                    s.hits += s.l1_hits;
+                }
                 s.entries = store.len() as u64;
                 s.bytes = store.bytes();
                 s
@@ -592,36 +692,50 @@ where
                 if let Some(t) = &self.touched {
                     t.lock().clear();
                 }
-                store.clear();
+                self.own_write(store, || store.clear());
+                if let Some(t) = &self.l1 {
+                    t.clear();
+                }
             }
             Engine::Memory(m) => m.clear(),
         }
     }
 
+    /// The sweeper's visit: hands recorded reads to the store, keeps the memory tier in
+    /// step with it, and scans for expired entries when that is due.
     fn sweep_expired(&self) -> u64 {
-        match &self.engine {
-            Engine::Store(store) => {
-                self.flush_touched();
-                if self.ttl.is_none() {
-                    return 0;
+        if let (Engine::Store(store), Some(t)) = (&self.engine, &self.l1) {
+            t.check(store.generation());
+        }
+        let due = match (self.ttl_sweep_every(), &self.engine) {
+            (Some(every), Engine::Store(_)) => {
+                let mut next = self.next_ttl_sweep.lock();
+                let now = Instant::now();
+                let due = *next <= now;
+                if due {
+                    *next = now + every;
                 }
-                let n = store.sweep_expired();
-                self.counters.expired(n);
-                n
+                due
             }
-            Engine::Memory(m) => m.sweep_expired(),
+            _ => true,
+        };
+        if due {
+            self.sweep_now()
+        } else {
+            self.flush_touched();
+            0
         }
     }
 
     fn sweep_interval(&self) -> Option<Duration> {
-        // LRU caches are visited at least once a second, to hand over recorded reads.
-        let lru = self.touched.is_some().then_some(Duration::from_secs(1));
-        match (self.ttl, lru) {
-            (Some(t), lru) => {
-                let every = registry::sweep_interval_for(t).max(S::MIN_SWEEP_INTERVAL);
-                Some(lru.map_or(every, |l| every.min(l)))
-            }
-            (None, lru) => lru,
-        }
+        [
+            self.ttl_sweep_every(),
+            // LRU caches are visited at least once a second, to hand over recorded reads.
+            self.touched.is_some().then_some(Duration::from_secs(1)),
+            self.l1.is_some().then_some(CHECK_EVERY),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

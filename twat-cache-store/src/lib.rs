@@ -28,6 +28,7 @@ pub mod cache;
 pub mod crypt;
 pub mod options;
 pub mod store;
+mod tier;
 pub mod unavailable;
 pub mod value;
 

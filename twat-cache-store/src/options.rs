@@ -43,6 +43,8 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// `max_bytes`: at most this many bytes of entries.
     pub max_bytes: Option<u64>,
+    /// `l1`: keep this many most recently used entries in process memory too.
+    pub l1: Option<usize>,
     /// `lock`: cross-process single-flight.
     pub lock: bool,
     /// In-process single-flight (default on).
@@ -72,6 +74,7 @@ impl Default for Options {
             folder: None,
             cache_dir: None,
             max_bytes: None,
+            l1: None,
             lock: false,
             single_flight: true,
             register: true,
@@ -114,6 +117,13 @@ impl Options {
         }
         if let Some(f) = &self.folder {
             validate_folder_name(f)?;
+        }
+        if self.l1 == Some(0) {
+            return Err(ConfigError::invalid(
+                "l1",
+                "0",
+                "a number of entries > 0 (leave it unset for no memory tier)",
+            ));
         }
         #[cfg(feature = "encrypt")]
         {
@@ -222,6 +232,16 @@ impl<'a> Opening<'a> {
 #[macro_export]
 macro_rules! shared_builder_methods {
     () => {
+        /// Keeps the `entries` most recently used entries in process memory as well: a hit
+        /// there costs about what an `#[mcache]` hit costs. Store hits are promoted with
+        /// their remaining ttl; this process's writes update both tiers; writes, removals
+        /// and clears by other processes (and the CLI) empty the memory tier within a
+        /// second. 0 is refused; unset (the default) means no memory tier.
+        pub fn l1(mut self, entries: usize) -> Self {
+            self.options.l1 = Some(entries);
+            self
+        }
+
         /// At most this many entries in this cache's namespace (a hard bound, counted
         /// across every process sharing the store); the [`policy`](Self::policy) picks
         /// which go first. Unbounded if never set; 0 is refused.

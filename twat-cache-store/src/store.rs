@@ -77,15 +77,17 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// How often, at least, a background ttl sweep may scan the store.
     const MIN_SWEEP_INTERVAL: Duration;
 
-    /// Looks `stored_key` up and hands its payload to `decode`. `bytes_value` says the
-    /// value is a `Vec<u8>` (the store may then hand [`Payload::Bytes`]). A payload that
-    /// `decode` refuses (`None`) is damaged or of another type: the store deletes it and
-    /// answers [`Found::Miss`].
+    /// Looks `stored_key` up and hands its payload to `decode`, with the entry's expiry
+    /// (wall-clock Unix milliseconds, 0 for never: a memory tier in front of the store
+    /// keeps a promoted entry no longer than this). `bytes_value` says the value is a
+    /// `Vec<u8>` (the store may then hand [`Payload::Bytes`]). A payload that `decode`
+    /// refuses (`None`) is damaged or of another type: the store deletes it and answers
+    /// [`Found::Miss`].
     fn lookup<T>(
         &self,
         stored_key: &[u8],
         bytes_value: bool,
-        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+        decode: impl FnOnce(Payload<'_>, u64) -> Option<T>,
     ) -> Found<T>;
 
     /// Stores the payload that `fill` appends to the buffer it is given (the serialized
@@ -128,6 +130,14 @@ pub trait Store: Send + Sync + Sized + 'static {
 
     /// Whether entries are encrypted.
     fn encrypted(&self) -> bool;
+
+    /// A number that changes whenever any process (or the CLI) writes, removes or clears
+    /// entries in this store, cheap enough to read ten times a second: how a memory tier
+    /// (`l1`) learns that its copies may be stale. `None` (the default) when the store
+    /// cannot tell; a cache then keeps no memory tier in front of it.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 
     /// A lasting problem to report in `stats().last_error` (e.g. the folder was replaced
     /// while open).

@@ -64,7 +64,12 @@ impl<M: Missing> Store for Unavailable<M> {
     const AVAILABLE: bool = false;
     const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-    fn lookup<T>(&self, _: &[u8], _: bool, _: impl FnOnce(Payload<'_>) -> Option<T>) -> Found<T> {
+    fn lookup<T>(
+        &self,
+        _: &[u8],
+        _: bool,
+        _: impl FnOnce(Payload<'_>, u64) -> Option<T>,
+    ) -> Found<T> {
         self.never()
     }
     fn put(

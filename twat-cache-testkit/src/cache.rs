@@ -75,6 +75,8 @@ pub trait PersistentBuilder: Sized {
     fn ttl(self, ttl: std::time::Duration) -> Self;
     /// Which entry goes first.
     fn policy(self, policy: twat_cache_common::Policy) -> Self;
+    /// A memory tier of this many entries in front of the store.
+    fn l1(self, entries: usize) -> Self;
     /// Checks the settings and builds the cache.
     fn build(self) -> Result<Self::Cache, ConfigError>;
 }
@@ -174,6 +176,10 @@ where
     }
     fn policy(mut self, policy: twat_cache_common::Policy) -> Self {
         self.options_mut().policy = Some(policy);
+        self
+    }
+    fn l1(mut self, entries: usize) -> Self {
+        self.options_mut().l1 = Some(entries);
         self
     }
     fn build(self) -> Result<Self::Cache, ConfigError> {

@@ -7,10 +7,12 @@
 //! same store), bounds under `Policy::Lru` and `Policy::Fifo` (which key survives),
 //! `Policy::Lfu` refused naming `policy`, ttl, the memory fallback, many processes writing
 //! one store at once, a writer killed with SIGKILL mid-run (nothing reads back wrong), and
-//! reads recorded by one process ordering the evictions of the next.
+//! reads recorded by one process ordering the evictions of the next; a memory tier (`l1`)
+//! in front of the store: served from memory, promoted with the remaining ttl, emptied
+//! when another process writes or clears.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use twat_cache_common::Policy;
 
@@ -311,6 +313,119 @@ pub fn reads_in_another_process_count_for_lru<C: PersistentCache<Vec<u8>>>() {
 }
 
 /// Expands to the conformance suite for one store: a `#[test]` per scenario (and the
+
+/// `l1`: the second call is served from memory (`l1_hits`, and counted in `hits`); this
+/// process's writes, removals and clears reach both tiers; `l1 = 0` is refused naming it.
+pub fn l1_serves_from_memory<C: PersistentCache<Vec<u8>>>() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: C = builder::<C>(dir.path(), "l1", "l1").l1(8).build().unwrap();
+    served(&c);
+    let mut runs = 0;
+    for _ in 0..3 {
+        let v = c.get_or_insert_with(1, || {
+            runs += 1;
+            value_of(1)
+        });
+        assert_eq!(v, value_of(1));
+    }
+    let s = c.stats();
+    assert_eq!((runs, s.l1_hits, s.hits, s.misses), (1, 2, 2, 1), "{s:?}");
+    let plain: C = open(dir.path(), "l1", "l1");
+    assert_eq!(plain.get(&1), Some(value_of(1)), "stored too");
+    c.insert(1, value_of(11));
+    assert_eq!(c.get(&1), Some(value_of(11)), "both tiers updated");
+    assert_eq!(plain.get(&1), Some(value_of(11)));
+    assert!(c.remove(&1));
+    assert_eq!(c.get(&1), None, "removed from both tiers");
+    c.insert(2, value_of(2));
+    assert_eq!(c.get(&2), Some(value_of(2)));
+    c.clear();
+    assert_eq!(c.get(&2), None, "cleared in both tiers");
+    let Err(e) = builder::<C>(dir.path(), "l1", "l1").l1(0).build() else {
+        panic!("l1 = 0 accepted")
+    };
+    assert_eq!(e.field(), "l1", "{e}");
+}
+
+/// A store hit is promoted with what is left of its ttl, not a fresh one.
+pub fn l1_keeps_the_remaining_ttl<C: PersistentCache<Vec<u8>>>() {
+    let dir = tempfile::tempdir().unwrap();
+    let ttl = Duration::from_millis(1200);
+    let writer: C = builder::<C>(dir.path(), "l1ttl", "l1ttl")
+        .ttl(ttl)
+        .build()
+        .unwrap();
+    writer.insert(1, value_of(1));
+    let written = Instant::now();
+    std::thread::sleep(Duration::from_millis(600));
+    let reader: C = builder::<C>(dir.path(), "l1ttl", "l1ttl")
+        .ttl(ttl)
+        .l1(8)
+        .build()
+        .unwrap();
+    let mut runs = 0;
+    let mut call = || {
+        reader.get_or_insert_with(1, || {
+            runs += 1;
+            value_of(1)
+        })
+    };
+    call(); // from the store, promoted
+    call(); // from memory
+    assert_eq!(reader.stats().l1_hits, 1);
+    std::thread::sleep(
+        (written + ttl + Duration::from_millis(200)).saturating_duration_since(Instant::now()),
+    );
+    call(); // expired in both tiers, though promoted less than a ttl ago
+    assert_eq!(runs, 1, "{:?}", reader.stats());
+}
+
+/// Child `l1_writer_child`: replaces key 1, then (once told) clears the cache.
+pub fn l1_writer_child<C: PersistentCache<Vec<u8>>>() {
+    let Some(dir) = as_child("l1_writer_child") else {
+        return;
+    };
+    let c: C = open(&dir, "l1x", "l1x");
+    match std::env::var("L1_STEP").unwrap().as_str() {
+        "replace" => c.insert(1, value_of(101)),
+        _ => c.clear(),
+    }
+}
+
+/// Another process replacing an entry, then clearing the cache: this process's memory
+/// tier follows within about a second (polled here for up to 10 s on a loaded machine).
+pub fn l1_follows_other_processes<C: PersistentCache<Vec<u8>>>() {
+    if in_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let c: C = builder::<C>(dir.path(), "l1x", "l1x")
+        .l1(8)
+        .build()
+        .unwrap();
+    c.insert(1, value_of(1));
+    assert_eq!(c.get(&1), Some(value_of(1)));
+    assert_eq!(c.stats().l1_hits, 1);
+    for (step, want) in [("replace", Some(value_of(101))), ("clear", None)] {
+        // Held in memory: promoted, then served from there.
+        let before = c.stats().l1_hits;
+        let held = c.get_or_insert_with(1, || unreachable!("stored"));
+        assert_eq!(c.get_or_insert_with(1, || unreachable!("stored")), held);
+        assert!(c.stats().l1_hits > before, "{:?}", c.stats());
+        let mut cmd = child("l1_writer_child", dir.path());
+        cmd.env("L1_STEP", step);
+        let out = cmd.output().unwrap();
+        crate::child::echo(step, &out);
+        assert!(out.status.success(), "child {step} failed");
+        let done = Instant::now();
+        while c.get(&1) != want && done.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(c.get(&1), want, "after {step} in another process");
+        eprintln!("l1 followed `{step}` after {:?}", done.elapsed());
+    }
+}
+
 /// child tests the multi-process ones run), on the given cache type with `u64` keys and
 /// `Vec<u8>` values. Invoke it at the crate root of a test file.
 ///
@@ -363,6 +478,22 @@ macro_rules! conformance_tests {
         #[test]
         fn lru_reader_child() {
             $crate::conformance::lru_reader_child::<$cache>();
+        }
+        #[test]
+        fn l1_serves_from_memory() {
+            $crate::conformance::l1_serves_from_memory::<$cache>();
+        }
+        #[test]
+        fn l1_keeps_the_remaining_ttl() {
+            $crate::conformance::l1_keeps_the_remaining_ttl::<$cache>();
+        }
+        #[test]
+        fn l1_follows_other_processes() {
+            $crate::conformance::l1_follows_other_processes::<$cache>();
+        }
+        #[test]
+        fn l1_writer_child() {
+            $crate::conformance::l1_writer_child::<$cache>();
         }
     };
 }

@@ -134,6 +134,7 @@
 extern crate self as twat_fcache;
 
 mod builder;
+mod changes;
 #[cfg(feature = "files")]
 mod compress;
 #[cfg(feature = "files")]

@@ -149,7 +149,9 @@ pub fn summary(folder: &Path) -> Result<FolderSummary, MaintenanceError> {
 /// ```
 pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, MaintenanceError> {
     check_manifest(folder)?;
-    imp::clear(folder, function)
+    let r = imp::clear(folder, function)?;
+    crate::changes::note(folder);
+    Ok(r)
 }
 
 /// Removes expired entries, orphaned entries and stale temporary files: see the
@@ -177,7 +179,9 @@ pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, Maint
 /// ```
 pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
     check_manifest(folder)?;
-    imp::prune(folder)
+    let r = imp::prune(folder)?;
+    crate::changes::note(folder);
+    Ok(r)
 }
 
 /// Reads every entry file and checks it: header and length fields, checksum, that its
@@ -206,7 +210,11 @@ pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
 /// ```
 pub fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
     check_manifest(folder)?;
-    imp::verify(folder)
+    let r = imp::verify(folder)?;
+    if r.removed > 0 {
+        crate::changes::note(folder);
+    }
+    Ok(r)
 }
 
 #[cfg(not(feature = "files"))]

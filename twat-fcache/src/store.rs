@@ -203,7 +203,7 @@ impl FileStore {
     /// assert_eq!(store.get_bytes(b"raw key"), None);
     /// ```
     pub fn get_bytes(&self, stored_key: &[u8]) -> Option<Vec<u8>> {
-        let payload = |p: Payload<'_>| match p {
+        let payload = |p: Payload<'_>, _| match p {
             Payload::Serialized(s) => Some(s.to_vec()),
             Payload::Bytes(_) => None,
         };
@@ -307,6 +307,7 @@ impl FileStore {
         }
         .map_err(|e| CacheError::io("write", &path, e))?;
         drop(buf);
+        crate::changes::note(&self.folder);
         // A new fan-out directory is routine; a missing manifest with it means the whole
         // folder was deleted under us: describe it again for the CLI and the next open.
         let recreated = created
@@ -451,6 +452,9 @@ impl FileStore {
         let (d, path) = self.locate(stored_key);
         let removed = fs::remove_file(&path).is_ok();
         self.forget(&d);
+        if removed {
+            crate::changes::note(&self.folder);
+        }
         removed
     }
 
@@ -542,6 +546,7 @@ impl FileStore {
             }
         });
         *self.index.lock() = Index::default();
+        crate::changes::note(&self.folder);
         n
     }
 
@@ -614,7 +619,7 @@ impl Store for FileStore {
         &self,
         stored_key: &[u8],
         bytes_value: bool,
-        decode: impl FnOnce(Payload<'_>) -> Option<T>,
+        decode: impl FnOnce(Payload<'_>, u64) -> Option<T>,
     ) -> Found<T> {
         let (d, path) = self.locate(stored_key);
         let read = File::open(&path).and_then(|mut f| {
@@ -641,7 +646,7 @@ impl Store for FileStore {
                     self.discard(&d, &path, &"expired");
                     return Found::Expired;
                 }
-                return match decode(Payload::Bytes(payload)) {
+                return match decode(Payload::Bytes(payload), expires_ms) {
                     Some(v) => Found::Hit(v),
                     None => {
                         self.discard(&d, &path, &"payload does not decode as the value type");
@@ -689,14 +694,14 @@ impl Store for FileStore {
         };
         let value = if entry.flags & flags::COMPRESSED != 0 {
             match compress::decompress(&plain) {
-                Ok(raw) => decode(Payload::Serialized(&raw)),
+                Ok(raw) => decode(Payload::Serialized(&raw), entry.expires_ms),
                 Err(e) => {
                     self.discard(&d, &path, &e);
                     return Found::Miss;
                 }
             }
         } else {
-            decode(Payload::Serialized(&plain))
+            decode(Payload::Serialized(&plain), entry.expires_ms)
         };
         match value {
             Some(v) => Found::Hit(v),
@@ -714,6 +719,10 @@ impl Store for FileStore {
         fill: impl FnOnce(&mut Vec<u8>) -> Result<(), CacheError>,
     ) -> Result<Stored, CacheError> {
         self.store(stored_key, touched, fill)
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(crate::changes::read(&self.folder))
     }
 
     fn touch(&self, touched: &[Digest]) {

@@ -111,3 +111,26 @@ fn decorated_functions_on_one_folder_do_not_collide() {
         report_cache().stored_key(&3u32).unwrap()
     );
 }
+
+static TIERED: AtomicUsize = AtomicUsize::new(0);
+
+#[fcache(folder_name = "macro-tests", l1 = 100)]
+fn tiered(x: u64) -> u64 {
+    TIERED.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn l1_serves_repeat_calls_from_memory() {
+    init();
+    for _ in 0..3 {
+        assert_eq!(tiered(1), 2);
+    }
+    assert_eq!(TIERED.load(Ordering::SeqCst), 1);
+    let s = tiered_cache().stats();
+    assert_eq!(
+        (s.hits, s.l1_hits, s.backend),
+        (2, 2, Backend::Files),
+        "{s:?}"
+    );
+}

@@ -140,6 +140,26 @@ where
         core.counters.expired(expired);
     }
 
+    /// Stores `value` under `key` until `deadline` (from
+    /// [`clock::deadline`](twat_cache_common::clock::deadline); 0 = the cache's own ttl),
+    /// for a tier in front of a store that promotes entries with their remaining ttl. Only
+    /// a cache built with a ttl checks deadlines on reads, so `deadline` must not be later
+    /// than the cache's ttl from now.
+    #[doc(hidden)]
+    pub fn insert_until(&self, key: K, value: V, deadline_nanos: u64) {
+        let core = &*self.core;
+        let deadline_nanos = match deadline_nanos {
+            0 => deadline(core.ttl),
+            d => d,
+        };
+        let (evicted, expired) =
+            core.store
+                .insert(key, Slot::new(value, deadline_nanos), self.now());
+        core.counters.insert();
+        core.counters.evicted(evicted);
+        core.counters.expired(expired);
+    }
+
     /// Removes `key`; true if it was present.
     pub fn remove<Q: ?Sized + Hash + Eq>(&self, key: &Q) -> bool
     where

@@ -554,3 +554,41 @@ fn a_folder_with_both_kinds_is_two_caches() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(out.stdout.contains("verified 2 cache(s)"), "{}", out.stdout);
 }
+
+/// `clear` from the CLI empties the memory tier (`l1`) of caches open in this process
+/// within about a second (polled for up to 10 s on a loaded machine).
+#[test]
+fn clear_reaches_the_memory_tier_of_open_caches() {
+    let root = tempfile::tempdir().unwrap();
+    let l = LmdbCache::<u64, String>::builder()
+        .cache_dir(root.path())
+        .folder_name("tier-lmdb")
+        .name("t")
+        .l1(10)
+        .register(false)
+        .build()
+        .unwrap();
+    let f = FileCache::<u64, String>::builder()
+        .cache_dir(root.path())
+        .folder_name("tier-files")
+        .name("t")
+        .l1(10)
+        .register(false)
+        .build()
+        .unwrap();
+    l.insert(1, "one".into());
+    f.insert(1, "one".into());
+    assert_eq!(l.get(&1).as_deref(), Some("one"));
+    assert_eq!(f.get(&1).as_deref(), Some("one"));
+    assert_eq!((l.stats().l1_hits, f.stats().l1_hits), (1, 1));
+    for folder in ["tier-lmdb", "tier-files"] {
+        let out = run(root.path(), &["clear", folder]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let since = std::time::Instant::now();
+    while (l.get(&1).is_some() || f.get(&1).is_some()) && since.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!((l.get(&1), f.get(&1)), (None, None));
+}
