@@ -312,8 +312,6 @@ pub fn reads_in_another_process_count_for_lru<C: PersistentCache<Vec<u8>>>() {
     assert_eq!(c.get(&2), None, "least recently used: evicted");
 }
 
-/// Expands to the conformance suite for one store: a `#[test]` per scenario (and the
-
 /// `l1`: the second call is served from memory (`l1_hits`, and counted in `hits`); this
 /// process's writes, removals and clears reach both tiers; `l1 = 0` is refused naming it.
 pub fn l1_serves_from_memory<C: PersistentCache<Vec<u8>>>() {
@@ -426,6 +424,8 @@ pub fn l1_follows_other_processes<C: PersistentCache<Vec<u8>>>() {
     }
 }
 
+/// child tests the multi-process ones run), on the given cache type with `u64` keys and
+/// Expands to the conformance suite for one store: a `#[test]` per scenario (and the
 /// child tests the multi-process ones run), on the given cache type with `u64` keys and
 /// `Vec<u8>` values. Invoke it at the crate root of a test file.
 ///
