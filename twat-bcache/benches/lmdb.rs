@@ -1,4 +1,5 @@
-//! LmdbCache hit / miss+store, beside a raw heed get + postcard decode of the same data.
+//! LmdbCache hit / miss+store, beside a raw heed get + postcard decode of the same data;
+//! the hit also with a memory tier (`l1`), beside a `MemoryCache` hit.
 //!
 //! `cargo bench -p twat-bcache --bench lmdb`. The large-N hit uses 200 000 entries by
 //! default (filling 1 000 000 one commit at a time takes minutes on a small machine); set
@@ -81,6 +82,35 @@ fn hits(c: &mut Criterion, n: u64) {
         b.iter(|| {
             let k = keys.next(n);
             black_box(cache.get(&k).unwrap())
+        })
+    });
+    // The same store with a memory tier holding every key, beside a plain memory cache:
+    // an L1 hit should cost about what an `#[mcache]` hit costs.
+    let tiered = LmdbCache::<u64, Vec<u8>>::builder()
+        .cache_dir(dir.path())
+        .folder_name(format!("bench-{n}"))
+        .name("bench")
+        .l1(n as usize)
+        .build()
+        .unwrap();
+    let memory = twat_mcache::MemoryCache::<u64, Vec<u8>>::builder()
+        .maxsize(n as usize)
+        .build()
+        .unwrap();
+    for k in 0..n {
+        tiered.get_or_insert_with(k, || value(k)); // promoted from the store
+        memory.insert(k, value(k));
+    }
+    g.bench_function(BenchmarkId::new("bcache_l1", n), |b| {
+        b.iter(|| {
+            let k = keys.next(n);
+            black_box(tiered.get(&k).unwrap())
+        })
+    });
+    g.bench_function(BenchmarkId::new("mcache", n), |b| {
+        b.iter(|| {
+            let k = keys.next(n);
+            black_box(memory.get(&k).unwrap())
         })
     });
     g.bench_function(BenchmarkId::new("raw_heed_get_decode", n), |b| {

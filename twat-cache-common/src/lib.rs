@@ -71,6 +71,8 @@ pub mod maintenance;
 #[doc(hidden)]
 pub mod manifest;
 #[doc(hidden)]
+pub mod metrics;
+#[doc(hidden)]
 pub mod paths;
 #[doc(hidden)]
 pub mod policy;

@@ -178,7 +178,8 @@ fn add(cache: &Arc<dyn ManagedCache>, listed: bool) {
         listed,
     });
     drop(list);
-    if interval.is_some() {
+    // With feature `metrics` the sweeper also publishes every cache's counters.
+    if interval.is_some() || cfg!(feature = "metrics") {
         start_sweeper();
         WAKE.notify_all();
     }
@@ -213,8 +214,13 @@ pub fn clear_all() {
 /// assert!(json.starts_with('['));
 /// ```
 pub fn stats_all() -> Vec<CacheStats> {
-    live().iter().map(|c| c.stats()).collect()
+    let all: Vec<CacheStats> = live().iter().map(|c| c.stats()).collect();
+    all.iter().for_each(crate::metrics::publish);
+    all
 }
+
+/// With feature `metrics`, every listed cache's counters reach the recorder this often.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 const MIN_SWEEP: Duration = Duration::from_millis(50);
 const MAX_SWEEP: Duration = Duration::from_secs(60);
@@ -247,10 +253,18 @@ fn start_sweeper() {
 }
 
 fn sweeper_loop() {
+    let mut next_publish = Instant::now();
     loop {
         let now = Instant::now();
         let mut due = Vec::new();
         let mut next = now + MAX_SWEEP;
+        if cfg!(feature = "metrics") {
+            if next_publish <= now {
+                stats_all(); // publishes
+                next_publish = now + PUBLISH_EVERY;
+            }
+            next = next.min(next_publish);
+        }
         {
             let mut list = caches().lock();
             list.retain(|r| r.cache.strong_count() > 0);

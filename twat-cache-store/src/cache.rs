@@ -554,6 +554,9 @@ where
             self.core.counters.miss();
             return compute(); // unkeyable: call straight through
         };
+        let core = &*self.core;
+        let compute =
+            || twat_cache_common::metrics::timed(&core.name, core.kind, S::BACKEND, compute);
         if let Some((v, expires_ms)) = self.get_stored(store, &sk) {
             if let Some(t) = l1 {
                 t.fill(&key, &v, expires_ms, epoch);

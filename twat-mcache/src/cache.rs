@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use twat_cache_common::clock::{deadline, now_nanos};
+use twat_cache_common::metrics;
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
 use twat_cache_common::{Backend, CacheStats, Policy, SingleFlight};
@@ -250,6 +251,8 @@ where
         if let Some(v) = self.get(&key) {
             return Ok(v);
         }
+        let core = &*self.core;
+        let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
         if !self.core.single_flight {
             let v = compute()?;
             self.insert(key, v.clone());
