@@ -247,29 +247,7 @@ fn prune_temp_files(folder: &Path, report: &mut PruneReport) -> Result<(), Maint
 mod imp {
     use super::*;
 
-    fn disabled(folder: &Path) -> MaintenanceError {
-        MaintenanceError::FeatureDisabled {
-            path: folder.to_path_buf(),
-            kind: CacheKind::Lmdb,
-            feature: "lmdb",
-        }
-    }
-
-    pub(super) fn summary(folder: &Path, _format: u32) -> Result<FolderSummary, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn clear(folder: &Path, _: Option<&str>) -> Result<ClearReport, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
-        Err(disabled(folder))
-    }
+    twat_cache_common::maintenance_disabled!(CacheKind::Lmdb, "lmdb");
 }
 
 #[cfg(feature = "lmdb")]

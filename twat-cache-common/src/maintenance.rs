@@ -664,3 +664,47 @@ pub fn disk_usage(path: &Path) -> u64 {
         })
         .sum()
 }
+
+/// The maintenance functions (`summary`, `clear`, `prune`, `verify`) of a store whose
+/// Cargo feature is off: each refuses with [`MaintenanceError::FeatureDisabled`] naming
+/// the folder, the kind and the feature. Written once for every store crate; expand it
+/// inside the crate's `#[cfg(not(feature = ".."))] mod imp`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! maintenance_disabled {
+    ($kind:expr, $feature:literal) => {
+        fn disabled(folder: &::std::path::Path) -> $crate::maintenance::MaintenanceError {
+            $crate::maintenance::MaintenanceError::FeatureDisabled {
+                path: folder.to_path_buf(),
+                kind: $kind,
+                feature: $feature,
+            }
+        }
+
+        pub(super) fn summary(
+            folder: &::std::path::Path,
+            _: u32,
+        ) -> Result<$crate::maintenance::FolderSummary, $crate::maintenance::MaintenanceError> {
+            Err(disabled(folder))
+        }
+
+        pub(super) fn clear(
+            folder: &::std::path::Path,
+            _: Option<&str>,
+        ) -> Result<$crate::maintenance::ClearReport, $crate::maintenance::MaintenanceError> {
+            Err(disabled(folder))
+        }
+
+        pub(super) fn prune(
+            folder: &::std::path::Path,
+        ) -> Result<$crate::maintenance::PruneReport, $crate::maintenance::MaintenanceError> {
+            Err(disabled(folder))
+        }
+
+        pub(super) fn verify(
+            folder: &::std::path::Path,
+        ) -> Result<$crate::maintenance::VerifyReport, $crate::maintenance::MaintenanceError> {
+            Err(disabled(folder))
+        }
+    };
+}

@@ -221,31 +221,9 @@ pub fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
 mod imp {
     use super::*;
 
-    fn disabled(folder: &Path) -> MaintenanceError {
-        MaintenanceError::FeatureDisabled {
-            path: folder.to_path_buf(),
-            kind: CacheKind::Files,
-            feature: "files",
-        }
-    }
+    twat_cache_common::maintenance_disabled!(CacheKind::Files, "files");
 
     pub(super) fn check_version(folder: &Path, _: u32) -> Result<u32, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn summary(folder: &Path, _: u32) -> Result<FolderSummary, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn clear(folder: &Path, _: Option<&str>) -> Result<ClearReport, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
-        Err(disabled(folder))
-    }
-
-    pub(super) fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
         Err(disabled(folder))
     }
 }
