@@ -85,16 +85,17 @@ fn hits(c: &mut Criterion, n: u64) {
         })
     });
     // The same store with a memory tier holding every key, beside a plain memory cache:
-    // an L1 hit should cost about what an `#[mcache]` hit costs.
+    // an L1 hit should cost about what an `#[mcache]` hit costs. Both are bounded per
+    // shard, so twice the keys leaves room for all of them.
     let tiered = LmdbCache::<u64, Vec<u8>>::builder()
         .cache_dir(dir.path())
         .folder_name(format!("bench-{n}"))
         .name("bench")
-        .l1(n as usize)
+        .l1(2 * n as usize)
         .build()
         .unwrap();
     let memory = twat_mcache::MemoryCache::<u64, Vec<u8>>::builder()
-        .maxsize(n as usize)
+        .maxsize(2 * n as usize)
         .build()
         .unwrap();
     for k in 0..n {

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -72,6 +72,10 @@ pub struct SharedEnv {
     identity: Option<(u64, u64)>,
     /// Set (once) when `data.mdb` is no longer the file this environment has open.
     orphaned: OnceLock<String>,
+    /// Commits made by this process's caches (counted just before each commit, taken
+    /// back if it fails): LMDB's last transaction id minus this moves only when another
+    /// process, or a maintenance command, writes. See [`SharedEnv::foreign_changes`].
+    own_commits: AtomicU64,
 }
 
 impl std::fmt::Debug for SharedEnv {
@@ -142,12 +146,45 @@ impl SharedEnv {
         }
     }
 
-    /// Runs `f` in a write transaction and commits. `MapFull` grows the map and retries;
+    /// A number that moves whenever a transaction is committed by another process, or by
+    /// [`maintenance_write`](Self::maintenance_write) in this one, and not when this
+    /// process's caches write: what tells a memory tier (`l1`) that the folder changed
+    /// under it. Read from the shared meta page, no transaction needed.
+    ///
+    /// Each cache commit counts itself just *before* committing, so a reader between the
+    /// two sees a spurious change (the tier is emptied: harmless), never a foreign commit
+    /// hidden by one of ours.
+    pub(crate) fn foreign_changes(&self) -> u64 {
+        let own = self.own_commits.load(Ordering::SeqCst);
+        (self.env.info().last_txn_id as u64).wrapping_sub(own)
+    }
+
+    /// Runs `f` in a write transaction and commits: a cache's write (see
+    /// [`foreign_changes`](Self::foreign_changes)). `MapFull` grows the map and retries;
     /// `MapResized` adopts the other process's size and retries. Returns `MapFull` only
     /// when the map cannot grow any further.
     pub(crate) fn write<R>(
         &self,
         durable: bool,
+        f: impl FnMut(&mut RwTxn<'_>) -> heed::Result<R>,
+    ) -> heed::Result<R> {
+        self.write_txn(durable, true, f)
+    }
+
+    /// [`write`](Self::write) for maintenance (clear, prune, verify): every cache's memory
+    /// tier in this process takes it for a change made elsewhere.
+    pub(crate) fn maintenance_write<R>(
+        &self,
+        durable: bool,
+        f: impl FnMut(&mut RwTxn<'_>) -> heed::Result<R>,
+    ) -> heed::Result<R> {
+        self.write_txn(durable, false, f)
+    }
+
+    fn write_txn<R>(
+        &self,
+        durable: bool,
+        own: bool,
         mut f: impl FnMut(&mut RwTxn<'_>) -> heed::Result<R>,
     ) -> heed::Result<R> {
         let mut attempts = 0;
@@ -164,7 +201,16 @@ impl SharedEnv {
                 }
                 Err(e) => return Err(e),
             };
-            let outcome = f(&mut txn).and_then(|r| txn.commit().map(|()| r));
+            let outcome = f(&mut txn).and_then(|r| {
+                if own {
+                    self.own_commits.fetch_add(1, Ordering::SeqCst);
+                }
+                txn.commit().map(|()| r).inspect_err(|_| {
+                    if own {
+                        self.own_commits.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            });
             drop(guard);
             match outcome {
                 Ok(r) => {
@@ -434,6 +480,7 @@ fn open_new(
         max_map,
         identity: file_identity(&folder.join(DATA_FILE)),
         orphaned: OnceLock::new(),
+        own_commits: AtomicU64::new(0),
     })
 }
 

@@ -444,7 +444,7 @@ mod imp {
             // (dropping a database frees its pages without copying them). Namespace
             // records stay for the processes still serving them.
             let (n, bytes, namespaces) = s
-                .write(true, |txn| {
+                .maintenance_write(true, |txn| {
                     let (mut n, mut bytes) = (0u64, 0u64);
                     let mut prefixes = HashSet::new();
                     for item in s.entries.iter(txn)? {
@@ -492,7 +492,7 @@ mod imp {
         for p in prefixes {
             loop {
                 let (n, bytes, more) = s
-                    .write(true, |txn| {
+                    .maintenance_write(true, |txn| {
                         let keys: Vec<(Vec<u8>, usize)> = s
                             .entries
                             .prefix_iter(txn, &p)?
@@ -582,7 +582,7 @@ mod imp {
             .map_err(failed(folder))?;
         for chunk in found.chunks(BATCH) {
             let (expired, orphaned, bytes) = s
-                .write(true, |txn| {
+                .maintenance_write(true, |txn| {
                     let now = unix_millis();
                     let (mut expired, mut orphaned, mut bytes) = (0u64, 0u64, 0u64);
                     let mut removed = HashMap::new();
@@ -688,7 +688,7 @@ mod imp {
         if suspects.is_empty() {
             return Ok(0);
         }
-        s.write(true, |txn| {
+        s.maintenance_write(true, |txn| {
             let mut changed = 0;
             for p in &suspects {
                 let mut actual = (0u64, 0u64);
@@ -768,7 +768,7 @@ mod imp {
         let data = folder.join("data.mdb");
         for chunk in bad.chunks(BATCH) {
             let outcome: Vec<bool> = s
-                .write(true, |txn| {
+                .maintenance_write(true, |txn| {
                     let mut removed = HashMap::new();
                     let mut gone: HashMap<Prefix, HashSet<[u8; 16]>> = HashMap::new();
                     let mut out = Vec::with_capacity(chunk.len());

@@ -840,10 +840,10 @@ impl Store for LmdbStore {
     // A disk sweep scans an index: not more than once a second.
     const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-    /// LMDB's last committed transaction: every write by any process (and the CLI)
-    /// moves it. Read from the shared meta page, no transaction needed.
+    /// Commits by other processes and maintenance (see `SharedEnv::foreign_changes`):
+    /// this process's own writes, to any cache of the folder, do not move it.
     fn generation(&self) -> Option<u64> {
-        Some(self.shared.env().info().last_txn_id as u64)
+        Some(self.shared.foreign_changes())
     }
 
     fn lookup<T>(

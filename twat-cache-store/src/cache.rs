@@ -327,12 +327,10 @@ where
     fn store_value(&self, store: &S, sk: &[u8], value: &V) {
         let core = &*self.core;
         let touched = self.take_touched();
-        let written = core.own_write(store, || {
-            store.put(sk, &touched, |buf| {
-                encode_value(value, buf).map_err(|e| CacheError::Encode {
-                    what: "value",
-                    message: e.to_string(),
-                })
+        let written = store.put(sk, &touched, |buf| {
+            encode_value(value, buf).map_err(|e| CacheError::Encode {
+                what: "value",
+                message: e.to_string(),
             })
         });
         match written {
@@ -413,9 +411,7 @@ where
     {
         match &self.core.engine {
             Engine::Store(store) => {
-                let removed = self
-                    .stored_key(key)
-                    .is_some_and(|sk| self.core.own_write(store, || store.remove(&sk)));
+                let removed = self.stored_key(key).is_some_and(|sk| store.remove(&sk));
                 if let Some(t) = &self.core.l1 {
                     t.remove(key);
                 }
@@ -628,21 +624,9 @@ impl<S: Store, K, V> Core<S, K, V> {
         if let (Engine::Store(store), Some(t)) = (&self.engine, &self.touched) {
             let batch = std::mem::take(&mut *t.lock());
             if !batch.is_empty() {
-                self.own_write(store, || store.touch(&batch));
+                store.touch(&batch);
             }
         }
-    }
-
-    /// Runs `write` (a change this process makes to the store) so that the memory tier
-    /// does not take it for another process's change.
-    fn own_write<R>(&self, store: &S, write: impl FnOnce() -> R) -> R {
-        let Some(t) = &self.l1 else {
-            return write();
-        };
-        let before = store.generation();
-        let r = write();
-        t.after_own_write(before, store.generation());
-        r
     }
 }
 
@@ -695,7 +679,7 @@ where
                 if let Some(t) = &self.touched {
                     t.lock().clear();
                 }
-                self.own_write(store, || store.clear());
+                store.clear();
                 if let Some(t) = &self.l1 {
                     t.clear();
                 }

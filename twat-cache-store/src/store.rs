@@ -131,10 +131,13 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// Whether entries are encrypted.
     fn encrypted(&self) -> bool;
 
-    /// A number that changes whenever any process (or the CLI) writes, removes or clears
-    /// entries in this store, cheap enough to read ten times a second: how a memory tier
-    /// (`l1`) learns that its copies may be stale. `None` (the default) when the store
-    /// cannot tell; a cache then keeps no memory tier in front of it.
+    /// A number that changes whenever another process (or the CLI's maintenance) writes,
+    /// removes or clears entries in this store, and not when this process's caches do;
+    /// cheap enough to read ten times a second: how a memory tier (`l1`) learns that its
+    /// copies may be stale. A store that counts its own changes must count each one
+    /// *before* making it (a reader in between then sees a spurious change, which only
+    /// empties the tier, never a hidden one). `None` (the default) when the store cannot
+    /// tell; a cache then keeps no memory tier in front of it.
     fn generation(&self) -> Option<u64> {
         None
     }

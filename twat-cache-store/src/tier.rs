@@ -131,21 +131,3 @@ where
         self.memory.stats().hits
     }
 }
-
-impl<K, V> MemoryTier<K, V> {
-    /// After this process changed the store from generation `before` to `after`: when
-    /// nothing else happened in between (the store moved by exactly one step, and the tier
-    /// had seen `before`), the change was ours and the tier is already in step with it.
-    /// Stores whose generation is not a step counter (a time stamp) never match: their
-    /// tier is emptied at the next check, which costs hits, never correctness.
-    pub(crate) fn after_own_write(&self, before: Option<u64>, after: Option<u64>) {
-        if let (Some(b), Some(a)) = (before, after)
-            && a == b.wrapping_add(1)
-        {
-            let mut seen = self.seen.lock();
-            if *seen == Some(b) {
-                *seen = Some(a);
-            }
-        }
-    }
-}

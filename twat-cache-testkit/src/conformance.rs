@@ -345,6 +345,33 @@ pub fn l1_serves_from_memory<C: PersistentCache<Vec<u8>>>() {
     assert_eq!(e.field(), "l1", "{e}");
 }
 
+/// Writes by this process (this cache, and another cache on the same folder) do not
+/// empty the memory tier: only other processes' changes do.
+pub fn l1_keeps_its_entries_across_own_writes<C: PersistentCache<Vec<u8>>>() {
+    let dir = tempfile::tempdir().unwrap();
+    let c: C = builder::<C>(dir.path(), "l1own", "l1own")
+        .l1(256)
+        .build()
+        .unwrap();
+    let neighbour: C = open(dir.path(), "l1own", "neighbour");
+    c.insert(1, value_of(1));
+    for k in 0..20 {
+        c.insert(100 + k, value_of(k));
+        neighbour.insert(k, value_of(k));
+        neighbour.get(&k); // LRU reads, handed to the store later
+    }
+    // Past the sweeper's next visits (every 100 ms with a tier, every second for LRU).
+    std::thread::sleep(Duration::from_millis(1300));
+    let before = c.stats().l1_hits;
+    assert_eq!(c.get(&1), Some(value_of(1)));
+    assert_eq!(
+        c.stats().l1_hits,
+        before + 1,
+        "still in memory: {:?}",
+        c.stats()
+    );
+}
+
 /// A store hit is promoted with what is left of its ttl, not a fresh one.
 pub fn l1_keeps_the_remaining_ttl<C: PersistentCache<Vec<u8>>>() {
     let dir = tempfile::tempdir().unwrap();
@@ -482,6 +509,10 @@ macro_rules! conformance_tests {
         #[test]
         fn l1_serves_from_memory() {
             $crate::conformance::l1_serves_from_memory::<$cache>();
+        }
+        #[test]
+        fn l1_keeps_its_entries_across_own_writes() {
+            $crate::conformance::l1_keeps_its_entries_across_own_writes::<$cache>();
         }
         #[test]
         fn l1_keeps_the_remaining_ttl() {

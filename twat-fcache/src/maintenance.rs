@@ -150,7 +150,7 @@ pub fn summary(folder: &Path) -> Result<FolderSummary, MaintenanceError> {
 pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, MaintenanceError> {
     check_manifest(folder)?;
     let r = imp::clear(folder, function)?;
-    crate::changes::note(folder);
+    crate::changes::note_all(folder);
     Ok(r)
 }
 
@@ -180,7 +180,7 @@ pub fn clear(folder: &Path, function: Option<&str>) -> Result<ClearReport, Maint
 pub fn prune(folder: &Path) -> Result<PruneReport, MaintenanceError> {
     check_manifest(folder)?;
     let r = imp::prune(folder)?;
-    crate::changes::note(folder);
+    crate::changes::note_all(folder);
     Ok(r)
 }
 
@@ -212,7 +212,7 @@ pub fn verify(folder: &Path) -> Result<VerifyReport, MaintenanceError> {
     check_manifest(folder)?;
     let r = imp::verify(folder)?;
     if r.removed > 0 {
-        crate::changes::note(folder);
+        crate::changes::note_all(folder);
     }
     Ok(r)
 }

@@ -78,6 +78,8 @@ pub struct FileStore {
     last_scan_ms: AtomicU64,
     /// Seals every entry written and opens every entry read (feature `encrypt`).
     cipher: Option<Cipher>,
+    /// The namespace directory's change log, for memory tiers.
+    changes: crate::changes::ChangeLog,
 }
 
 impl FileStore {
@@ -119,6 +121,7 @@ impl FileStore {
             index: Mutex::new(Index::default()),
             last_scan_ms: AtomicU64::new(0),
             cipher,
+            changes: crate::changes::ChangeLog::default(),
         };
         store.rescan();
         Ok(store)
@@ -307,7 +310,7 @@ impl FileStore {
         }
         .map_err(|e| CacheError::io("write", &path, e))?;
         drop(buf);
-        crate::changes::note(&self.folder);
+        self.changes.note_own(&self.dir);
         // A new fan-out directory is routine; a missing manifest with it means the whole
         // folder was deleted under us: describe it again for the CLI and the next open.
         let recreated = created
@@ -453,7 +456,7 @@ impl FileStore {
         let removed = fs::remove_file(&path).is_ok();
         self.forget(&d);
         if removed {
-            crate::changes::note(&self.folder);
+            self.changes.note_own(&self.dir);
         }
         removed
     }
@@ -546,7 +549,7 @@ impl FileStore {
             }
         });
         *self.index.lock() = Index::default();
-        crate::changes::note(&self.folder);
+        self.changes.note_own(&self.dir);
         n
     }
 
@@ -722,7 +725,7 @@ impl Store for FileStore {
     }
 
     fn generation(&self) -> Option<u64> {
-        Some(crate::changes::read(&self.folder))
+        Some(self.changes.foreign_changes(&self.dir))
     }
 
     fn touch(&self, touched: &[Digest]) {
