@@ -77,6 +77,13 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// How often, at least, a background ttl sweep may scan the store.
     const MIN_SWEEP_INTERVAL: Duration;
 
+    /// Whether the store keeps its entries in a folder under the cache root (LMDB, files).
+    /// False for a store reached over the network (Redis): no cache root is resolved for
+    /// it, `folder()` is `None` (so `lock = true` has no lock files to take), its cipher
+    /// comes from [`Opening::cipher_without_folder`](crate::Opening::cipher_without_folder),
+    /// and the conformance suite skips the scenarios about folders.
+    const HAS_FOLDER: bool = true;
+
     /// Looks `stored_key` up and hands its payload to `decode`. `bytes_value` says the
     /// value is a `Vec<u8>` (the store may then hand [`Payload::Bytes`]). A payload that
     /// `decode` refuses (`None`) is damaged or of another type: the store deletes it and
@@ -132,6 +139,13 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// A lasting problem to report in `stats().last_error` (e.g. the folder was replaced
     /// while open).
     fn problem(&self) -> Option<String> {
+        None
+    }
+
+    /// While the store serves from memory of its own for a time (its server unreachable:
+    /// Redis): the memory backend serving, and why. `backend()` and
+    /// `stats().fallback_reason` report it; `None` again once the medium is back.
+    fn fallback(&self) -> Option<(Backend, String)> {
         None
     }
 }
