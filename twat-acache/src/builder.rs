@@ -16,6 +16,8 @@ use crate::AsyncCache;
 /// What a persistent backend needs from the key and value types, captured by
 /// [`AsyncCacheBuilder::backend`] (the one method with serde bounds).
 pub(crate) struct Persist<K, V> {
+    /// The key and value types (every opener below may be compiled out).
+    _types: PhantomData<fn(K) -> V>,
     #[cfg(feature = "redis")]
     pub(crate) redis: crate::blocking::Opener<K, V>,
     #[cfg(feature = "lmdb")]
@@ -306,6 +308,7 @@ where
     pub fn backend(mut self, backend: impl Into<String>) -> Self {
         self.backend = Some(backend.into());
         self.persist = Some(Persist {
+            _types: PhantomData,
             #[cfg(feature = "redis")]
             redis: crate::blocking::open_redis::<K, V>,
             #[cfg(feature = "lmdb")]

@@ -100,12 +100,10 @@ extern crate self as twat_acache;
 mod blocking;
 mod builder;
 mod cache;
-#[cfg(feature = "redis")]
 mod redis;
 
 pub use builder::AsyncCacheBuilder;
 pub use cache::{AsyncCache, Inner};
-#[cfg(feature = "redis")]
 pub use redis::{RedisCache, RedisCacheBuilder, RedisStore};
 pub use twat_cache_common::{
     Backend, CacheError, CacheStats, ConfigError, Namespace, Policy, clear_all, get_cache_path,

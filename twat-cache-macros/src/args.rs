@@ -94,6 +94,7 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "lock",
         ],
         Kind::Async => &["policy", "backend", "url", "folder_name", "compress"],
+        Kind::Redis => &["policy", "url", "max_bytes"],
         Kind::Umbrella => &[
             "policy",
             "preferred_engine",

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use twat_cache_common::ConfigError;
 use twat_cache_store::{Options, PersistentCache, Store, StoreBuilder};
 
+#[cfg(feature = "redis")]
 use super::connection::Target;
 use super::{RedisCache, RedisStore};
 
@@ -26,8 +27,10 @@ use super::{RedisCache, RedisStore};
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(cache.name(), "pages");
+/// # #[cfg(feature = "redis")] {
 /// let err = RedisCache::<u8, u8>::builder().url("not a url").build().unwrap_err();
 /// assert_eq!(err.field(), "url");
+/// # }
 /// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `.build()`"]
@@ -60,7 +63,8 @@ where
     /// (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`): the cluster protocol then finds
     /// every node and follows moved slots. Without it: `$TWAT_CACHE_REDIS_URL`, else
     /// [`DEFAULT_REDIS_URL`](crate::DEFAULT_REDIS_URL). A url that does not parse fails
-    /// [`build`](Self::build) with a `ConfigError` naming `url`.
+    /// [`build`](Self::build) with a `ConfigError` naming `url` (feature `redis`; without
+    /// it the cache serves from memory and the url is not read).
     ///
     /// Every key of one cache carries its namespace as a cluster hash tag
     /// (`twat:{<namespace hex>}:...`), so one cache's entries live in one slot: its bounds
@@ -87,13 +91,26 @@ where
             .url
             .or_else(|| std::env::var(crate::REDIS_URL_VAR).ok())
             .unwrap_or_else(|| crate::DEFAULT_REDIS_URL.to_owned());
-        let target = Target::parse(&url)?;
-        Ok(PersistentCache::open(
-            self.options,
-            "twat-acache",
-            "redis",
-            |o| RedisStore::open(o, target, &url),
-        ))
+        #[cfg(feature = "redis")]
+        {
+            let target = Target::parse(&url)?;
+            Ok(PersistentCache::open(
+                self.options,
+                "twat-acache",
+                "redis",
+                |o| RedisStore::open(o, target, &url),
+            ))
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = url;
+            Ok(PersistentCache::open(
+                self.options,
+                "twat-acache",
+                "redis",
+                |_| RedisStore::open(),
+            ))
+        }
     }
 }
 
