@@ -340,3 +340,36 @@ fn async_and_sync_caches_share_one_store() {
     assert_eq!(sync.get(&2).as_deref(), Some("from an async fn"));
     assert!(matches!(asynchronous.inner(), twat_acache::Inner::Redis(_)));
 }
+
+#[test]
+fn expired_entries_leave_the_order_when_swept() {
+    let Some(server) = RedisServer::start("redis_sync::sweep") else {
+        return;
+    };
+    let c = RedisCache::<u32, u32>::builder()
+        .url(server.url())
+        .name("sweep")
+        .ttl(Duration::from_millis(200))
+        .register(false)
+        .build()
+        .unwrap();
+    for k in 0..5 {
+        c.insert(k, k);
+    }
+    assert_eq!(c.len(), 5);
+    std::thread::sleep(Duration::from_millis(400));
+    c.insert(9, 9); // written after: kept by the sweep
+    assert_eq!(
+        c.len(),
+        6,
+        "Redis expired the keys; the order still lists them"
+    );
+    assert_eq!(c.sweep_expired(), 5);
+    assert_eq!(c.len(), 1);
+    let bytes = c.stats().bytes;
+    assert!(
+        bytes > 0 && bytes < 100,
+        "only key 9's entry is counted: {bytes}"
+    );
+    assert_eq!(c.get(&9), Some(9));
+}

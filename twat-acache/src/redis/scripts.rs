@@ -87,15 +87,17 @@ end
 return removed
 "#;
 
-/// Drops the members (and sizes) of entries Redis has expired, `ARGV[2]` members from
-/// rank `ARGV[3]` on.
+/// Drops the members (and sizes) of entries Redis has expired, among the `ARGV[2]`
+/// members from rank `ARGV[3]` on whose score is at most `ARGV[4]` (now - ttl: a member
+/// scored later was written or read since, so its entry may live; it is checked when it
+/// is read or evicted instead).
 ///
-/// KEYS: order, sizes. ARGV: entry key prefix, batch, start rank. Returns `{dropped,
-/// members looked at}`.
+/// KEYS: order, sizes. ARGV: entry key prefix, batch, start rank, cutoff ms. Returns
+/// `{dropped, members looked at}`.
 pub(crate) const SWEEP: &str = r#"
 local order, sizes, prefix = KEYS[1], KEYS[2], ARGV[1]
 local batch, start = tonumber(ARGV[2]), tonumber(ARGV[3])
-local members = redis.call('ZRANGE', order, start, start + batch - 1)
+local members = redis.call('ZRANGEBYSCORE', order, '-inf', ARGV[4], 'LIMIT', start, batch)
 local dropped = 0
 for _, member in ipairs(members) do
   if redis.call('EXISTS', prefix .. member) == 0 then

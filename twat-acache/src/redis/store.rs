@@ -512,9 +512,13 @@ impl Store for RedisStore {
     fn sweep_expired(&self) -> u64 {
         let mut dropped_total = 0;
         let mut start = 0u64;
+        let cutoff = unix_millis().saturating_sub(self.ttl_ms);
         loop {
             let mut cmd = self.script(scripts::SWEEP, &[&self.order, &self.sizes]);
-            cmd.arg(&self.prefix).arg(SWEEP_BATCH).arg(start);
+            cmd.arg(&self.prefix)
+                .arg(SWEEP_BATCH)
+                .arg(start)
+                .arg(cutoff);
             let Outcome::Done((dropped, seen)) = self.run(|c| cmd.query::<(u64, u64)>(c.like()))
             else {
                 return dropped_total + self.memory.sweep_expired();
