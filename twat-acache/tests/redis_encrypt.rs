@@ -47,7 +47,7 @@ fn stored_key(k: u64) -> Vec<u8> {
 fn get_raw(server: &RedisServer, key: &str) -> Option<Vec<u8>> {
     redis::cmd("GET")
         .arg(key)
-        .query(&mut support::raw(&server))
+        .query(&mut support::raw(server))
         .unwrap()
 }
 
@@ -55,13 +55,13 @@ fn set_raw(server: &RedisServer, key: &str, value: &[u8]) {
     let _: () = redis::cmd("SET")
         .arg(key)
         .arg(value)
-        .query(&mut support::raw(&server))
+        .query(&mut support::raw(server))
         .unwrap();
 }
 
 /// Every value in the server under `twat:*`.
 fn all_values(server: &RedisServer) -> Vec<Vec<u8>> {
-    let mut raw = support::raw(&server);
+    let mut raw = support::raw(server);
     let keys = support::all_entry_keys(&mut raw);
     keys.iter()
         .map(|k| redis::cmd("GET").arg(k).query(&mut raw).unwrap())

@@ -68,7 +68,7 @@ impl Target {
                 c.set_write_timeout(Some(IO_TIMEOUT))?;
                 Ok(Conn::One(c))
             }
-            Target::Cluster(client) => Ok(Conn::Cluster(client.get_connection()?)),
+            Target::Cluster(client) => Ok(Conn::Cluster(Box::new(client.get_connection()?))),
         }
     }
 }
@@ -76,7 +76,7 @@ impl Target {
 /// One connection of either kind.
 pub(crate) enum Conn {
     One(redis::Connection),
-    Cluster(ClusterConnection),
+    Cluster(Box<ClusterConnection>),
 }
 
 impl Conn {
@@ -84,7 +84,7 @@ impl Conn {
     pub(crate) fn like(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Conn::One(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Cluster(c) => &mut **c,
         }
     }
 
