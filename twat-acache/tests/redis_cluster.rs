@@ -198,3 +198,52 @@ fn a_node_killed_mid_run_values_stay_right_then_reconnects() {
     assert_eq!(c.get(&100).as_deref(), Some("back"));
     assert_eq!(c.stats().fallback_reason, None);
 }
+
+#[test]
+fn a_slot_moving_to_another_node_keeps_values_right() {
+    let Some(cluster) = RedisCluster::start("redis_cluster::slot_moves") else {
+        return;
+    };
+    let c = RedisCache::<u32, String>::builder()
+        .url(cluster.url())
+        .name("moving")
+        .maxsize(1000)
+        .register(false)
+        .build()
+        .unwrap();
+    for k in 0..20u32 {
+        c.insert(k, format!("v{k}"));
+    }
+    let slot = slot_of_cache("moving");
+    let from = cluster.node_of_slot(slot);
+    let to = (from + 1) % cluster.nodes.len();
+    cluster.move_slot(slot, to);
+    assert_eq!(cluster.node_of_slot(slot), to);
+
+    let mut recomputed = 0;
+    for k in 0..20u32 {
+        let v = c.get_or_insert_with(k, || {
+            recomputed += 1;
+            format!("v{k}")
+        });
+        assert_eq!(v, format!("v{k}"), "values stay right");
+    }
+    assert_eq!(
+        recomputed, 0,
+        "the entries moved with their slot (MOVED is followed)"
+    );
+    c.insert(100, "after".into());
+    assert_eq!(c.get(&100).as_deref(), Some("after"));
+    assert_eq!(c.len(), 21);
+    assert_eq!(c.backend(), Backend::Redis, "{:?}", c.fallback_reason());
+    let mut on_target = redis::Client::open(cluster.nodes[to].url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let n: u64 = redis::cmd("CLUSTER")
+        .arg("COUNTKEYSINSLOT")
+        .arg(slot)
+        .query(&mut on_target)
+        .unwrap();
+    assert!(n >= 21 + 2, "entries, order and sizes on the new node: {n}");
+}

@@ -242,6 +242,37 @@ impl RedisCluster {
             .join(",")
     }
 
+    /// Moves `slot` (and its keys) to node `to`, the way `redis-cli --cluster reshard`
+    /// does: `IMPORTING` on the target, `MIGRATING` on the source, `MIGRATE` of every key,
+    /// then `SETSLOT .. NODE` on every node.
+    pub fn move_slot(&self, slot: u16, to: usize) {
+        let from = self.node_of_slot(slot);
+        if from == to {
+            return;
+        }
+        let (src, dst) = (self.nodes[from].port, self.nodes[to].port);
+        let id = |port: u16| cli(port, &["CLUSTER", "MYID"]).trim().to_owned();
+        let (src_id, dst_id) = (id(src), id(dst));
+        let slot = slot.to_string();
+        cli(dst, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &src_id]);
+        cli(src, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &dst_id]);
+        loop {
+            let listed = cli(src, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"]);
+            let keys: Vec<&str> = listed.lines().filter(|l| !l.is_empty()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            let port = dst.to_string();
+            let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+            args.extend(keys);
+            let out = cli(src, &args);
+            assert!(out.contains("OK"), "MIGRATE: {out}");
+        }
+        for n in &self.nodes {
+            cli(n.port, &["CLUSTER", "SETSLOT", &slot, "NODE", &dst_id]);
+        }
+    }
+
     /// The index of the node serving `slot`.
     pub fn node_of_slot(&self, slot: u16) -> usize {
         self.nodes
@@ -249,6 +280,17 @@ impl RedisCluster {
             .position(|node| owns(node.port, slot))
             .expect("some node serves the slot")
     }
+}
+
+/// Runs `redis-cli -p port args..`; its standard output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new(binary("redis-cli").expect("redis-cli is on PATH"))
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Whether the node on `port` owns `slot`, from its own `CLUSTER NODES` line (`myself`).
