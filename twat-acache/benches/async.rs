@@ -12,6 +12,10 @@
 //! - `redis_hit/acache` vs `redis_hit/raw_get`: one hit through the Redis backend vs one raw
 //!   `GET` on a multiplexed connection, against a `redis-server` this bench starts on a free
 //!   loopback port (skipped when there is none, or without the `redis` feature).
+//! - `redis_sync_hit/twat_redis_cache` vs `redis_sync_hit/raw_get`: one hit through the
+//!   synchronous `RedisCache` (what a plain fn with `#[ucache(preferred_engine = "redis")]`
+//!   calls) vs one raw `GET` on the same kind of connection (a synchronous
+//!   `redis::Connection`), against the same server.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -201,8 +205,51 @@ fn redis(c: &mut Criterion) {
         })
     });
     g.finish();
+    redis_sync(c, &url);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The synchronous `RedisCache` hit beside a raw `GET` on a synchronous connection.
+#[cfg(feature = "redis")]
+fn redis_sync(c: &mut Criterion, url: &str) {
+    let cache = twat_acache::RedisCache::<u64, u64>::builder()
+        .name("bench-sync")
+        .url(url)
+        .register(false)
+        .build()
+        .unwrap();
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let v = vec![7u8; 60]; // about the size of an entry for a u64
+    for k in 0..100u64 {
+        cache.insert(k, k * 3);
+        let _: () = redis::cmd("SET")
+            .arg(format!("raw:{k}"))
+            .arg(&v)
+            .query(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(cache.backend(), twat_acache::Backend::Redis);
+    let mut g = c.benchmark_group("redis_sync_hit");
+    let mut i = 0u64;
+    g.bench_function("twat_redis_cache", |b| {
+        b.iter(|| {
+            i = (i + 1) % 100;
+            black_box(cache.get_or_insert_with(i, || i * 3))
+        })
+    });
+    let mut j = 0u64;
+    g.bench_function("raw_get", |b| {
+        b.iter(|| {
+            j = (j + 1) % 100;
+            let v: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(format!("raw:{j}"))
+                .query(&mut conn)
+                .unwrap();
+            black_box(v)
+        })
+    });
+    g.finish();
 }
 
 #[cfg(not(feature = "redis"))]

@@ -1,8 +1,10 @@
-//! `backend = "lmdb"` and `"files"`: twat-bcache's `LmdbCache` and twat-fcache's
-//! `FileCache`, called directly from the async methods. An LMDB read is a memory-mapped
-//! lookup (well under a microsecond) and a write a short transaction; a file-cache hit is
-//! one small file read. Both are shorter than a hop to a blocking pool would be, so they
-//! run inline; their single-flight is off (the async layer's single-flight serves instead).
+//! `backend = "lmdb"`, `"files"` and `"redis"`: twat-bcache's `LmdbCache`, twat-fcache's
+//! `FileCache` and this crate's `RedisCache`, behind one object-safe face. An LMDB read is
+//! a memory-mapped lookup (well under a microsecond) and a write a short transaction; a
+//! file-cache hit is one small file read. Both are shorter than a hop to a blocking pool
+//! would be, so they run inline. A Redis call waits for the network, so `AsyncCache` runs
+//! it on a small blocking pool of its own ([`offload`]). Their single-flight is off (the
+//! async layer's single-flight serves instead).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,16 +35,44 @@ pub(crate) struct Settings {
     pub(crate) namespace: Namespace,
     pub(crate) folder_name: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
+    /// The Redis url (`None`: `TWAT_CACHE_REDIS_URL`, else the default).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) url: Option<String>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) policy: twat_cache_common::Policy,
     /// The builder's key (feature `encrypt`); `None`: the store reads `TWAT_CACHE_KEY`.
     #[cfg(feature = "encrypt")]
     pub(crate) key: Option<twat_cache_common::cipher::KeySource>,
     pub(crate) env_key_fallback: bool,
 }
 
+impl Settings {
+    /// What the builder `b` says, for the cache `name` in `namespace`.
+    pub(crate) fn of<K, V>(
+        b: &crate::AsyncCacheBuilder<K, V>,
+        name: &str,
+        namespace: &Namespace,
+    ) -> Self {
+        Settings {
+            maxsize: b.maxsize,
+            ttl: b.ttl,
+            name: name.to_owned(),
+            namespace: namespace.clone(),
+            folder_name: b.folder_name.clone(),
+            cache_dir: b.cache_dir.clone(),
+            url: b.url.clone(),
+            policy: b.policy,
+            #[cfg(feature = "encrypt")]
+            key: b.key.clone(),
+            env_key_fallback: b.env_key_fallback,
+        }
+    }
+}
+
 pub(crate) type Opener<K, V> = fn(&Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
 
 macro_rules! blocking_store {
-    ($feature:literal, $open:ident, $ty:ty, $variant:ident) => {
+    ($feature:literal, $open:ident, $ty:ty, $variant:ident, $configure:expr) => {
         #[cfg(feature = $feature)]
         impl<K, V> BlockingStore<K, V> for $ty
         where
@@ -114,10 +144,43 @@ macro_rules! blocking_store {
                 };
             }
             b = b.env_key_fallback(s.env_key_fallback);
-            Ok(Box::new(b.build()?))
+            let configure: fn(_, &Settings) -> _ = $configure;
+            Ok(Box::new(configure(b, s).build()?))
         }
     };
 }
 
-blocking_store!("lmdb", open_lmdb, twat_bcache::LmdbCache<K, V>, Lmdb);
-blocking_store!("files", open_files, twat_fcache::FileCache<K, V>, Files);
+blocking_store!("lmdb", open_lmdb, twat_bcache::LmdbCache<K, V>, Lmdb, |b, _| b);
+blocking_store!("files", open_files, twat_fcache::FileCache<K, V>, Files, |b, _| b);
+blocking_store!("redis", open_redis, crate::RedisCache<K, V>, Redis, |b: crate::RedisCacheBuilder<K, V>, s: &Settings| {
+    let b = b.policy(s.policy);
+    match &s.url {
+        Some(url) => b.url(url.clone()),
+        None => b,
+    }
+});
+
+/// Runs a blocking call (a Redis round trip) on a small pool of threads owned by this
+/// crate, and awaits it from any executor (tokio, smol, `block_on`): the caller's thread
+/// is never held by the network. Inline if that pool cannot start.
+#[cfg(feature = "redis")]
+pub(crate) async fn offload<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::sync::OnceLock;
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(64)
+            .thread_name("twat-acache-redis")
+            .build()
+            .map_err(|e| log::warn!("twat-acache: no Redis I/O pool ({e}); calls run inline"))
+            .ok()
+    });
+    match rt {
+        Some(rt) => match rt.spawn_blocking(work).await {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        },
+        None => work(),
+    }
+}

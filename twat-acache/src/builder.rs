@@ -12,13 +12,14 @@ use twat_cache_common::cipher::{CacheKey, KeySource, Zeroizing};
 use twat_cache_common::{ConfigError, Namespace, Policy};
 
 use crate::AsyncCache;
-use crate::codec::Codec;
 
 /// What a persistent backend needs from the key and value types, captured by
 /// [`AsyncCacheBuilder::backend`] (the one method with serde bounds).
 pub(crate) struct Persist<K, V> {
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) codec: Codec<K, V>,
+    /// The key and value types (every opener below may be compiled out).
+    _types: PhantomData<fn(K) -> V>,
+    #[cfg(feature = "redis")]
+    pub(crate) redis: crate::blocking::Opener<K, V>,
     #[cfg(feature = "lmdb")]
     pub(crate) lmdb: crate::blocking::Opener<K, V>,
     #[cfg(feature = "files")]
@@ -307,7 +308,9 @@ where
     pub fn backend(mut self, backend: impl Into<String>) -> Self {
         self.backend = Some(backend.into());
         self.persist = Some(Persist {
-            codec: Codec::new(),
+            _types: PhantomData,
+            #[cfg(feature = "redis")]
+            redis: crate::blocking::open_redis::<K, V>,
             #[cfg(feature = "lmdb")]
             lmdb: crate::blocking::open_lmdb::<K, V>,
             #[cfg(feature = "files")]

@@ -17,9 +17,10 @@ use crate::AsyncCacheBuilder;
 pub(crate) enum Store<K, V> {
     /// In [`Core::memory`].
     Memory,
-    /// On a Redis server, with [`Core::memory`] as the fallback while it is unreachable.
+    /// A [`RedisCache`](crate::RedisCache) (which serves from its own memory while the
+    /// server is unreachable), its calls offloaded from the caller's executor.
     #[cfg(feature = "redis")]
-    Redis(crate::redis_store::RedisStore<K, V>),
+    Redis(Arc<dyn crate::blocking::BlockingStore<K, V>>),
     /// twat-bcache or twat-fcache, called directly (their reads and writes are short).
     #[cfg(any(feature = "lmdb", feature = "files"))]
     Blocking(Box<dyn crate::blocking::BlockingStore<K, V>>),
@@ -59,10 +60,10 @@ pub(crate) struct Core<K, V> {
 pub enum Inner<'a, K, V> {
     /// The in-memory store (also what a fallen-back cache serves from).
     Memory(&'a MemoryStore<K, V>),
-    /// The Redis connection manager (feature `redis`), and the key prefix of this cache's
-    /// namespace (`twat:{namespace hex}:`).
+    /// The Redis cache (feature `redis`): the same [`RedisCache`](crate::RedisCache) plain
+    /// functions use; its `inner()` reaches the [`RedisStore`](crate::RedisStore).
     #[cfg(feature = "redis")]
-    Redis(&'a redis::aio::ConnectionManager, &'a str),
+    Redis(&'a crate::RedisCache<K, V>),
     /// The LMDB cache (feature `lmdb`).
     #[cfg(feature = "lmdb")]
     Lmdb(&'a twat_bcache::LmdbCache<K, V>),
@@ -76,7 +77,7 @@ impl<K, V> fmt::Debug for Inner<'_, K, V> {
         f.write_str(match self {
             Inner::Memory(_) => "Inner::Memory",
             #[cfg(feature = "redis")]
-            Inner::Redis(..) => "Inner::Redis",
+            Inner::Redis(_) => "Inner::Redis",
             #[cfg(feature = "lmdb")]
             Inner::Lmdb(_) => "Inner::Lmdb",
             #[cfg(feature = "files")]
@@ -120,34 +121,6 @@ impl<K, V> fmt::Debug for AsyncCache<K, V> {
             .field("namespace", &self.core.namespace.id())
             .field("fallback_reason", &self.core.fallback_reason)
             .finish_non_exhaustive()
-    }
-}
-
-/// The Redis store's cipher: the builder's key, else `TWAT_CACHE_KEY` (feature
-/// `encrypt`). A malformed variable is a `Config` error, or with `env_key_fallback` a
-/// `Runtime` one (the cache serves from memory and says why).
-#[cfg(feature = "redis")]
-fn redis_cipher<K, V>(
-    b: &AsyncCacheBuilder<K, V>,
-) -> Result<Option<crate::redis_store::Cipher>, crate::redis_store::OpenError> {
-    use crate::redis_store::OpenError;
-    #[cfg(feature = "encrypt")]
-    {
-        use twat_cache_common::cipher::{EntryCipher, Plan, plan};
-        match plan(b.key.clone(), b.env_key_fallback).map_err(OpenError::Config)? {
-            Plan::Plain => Ok(None),
-            Plan::Encrypt(source) => {
-                let key = source.key_without_folder().map_err(OpenError::Config)?;
-                Ok(Some(EntryCipher::new(&key)))
-            }
-            Plan::Unusable(why) => Err(OpenError::Runtime(why)),
-        }
-    }
-    #[cfg(not(feature = "encrypt"))]
-    {
-        let _ = b;
-        twat_cache_common::env::warn_if_key_ignored("twat-acache");
-        Ok::<_, OpenError>(None)
     }
 }
 
@@ -216,27 +189,9 @@ where
                 #[cfg(feature = "redis")]
                 {
                     let persist = b.persist.as_ref().expect("backend() sets persist");
-                    let url = b
-                        .url
-                        .clone()
-                        .or_else(|| std::env::var(crate::REDIS_URL_VAR).ok())
-                        .unwrap_or_else(|| crate::DEFAULT_REDIS_URL.to_owned());
-                    match redis_cipher(&b).and_then(|cipher| {
-                        crate::redis_store::RedisStore::new(
-                            &url,
-                            &name,
-                            namespace.clone(),
-                            b.ttl,
-                            persist.codec,
-                            cipher,
-                        )
-                    }) {
-                        Ok(r) => store = Store::Redis(r),
-                        Err(crate::redis_store::OpenError::Config(e)) => return Err(e),
-                        Err(crate::redis_store::OpenError::Runtime(e)) => {
-                            fallback_reason = Some(warn_fallback(&name, "redis", &e));
-                        }
-                    }
+                    let opened =
+                        (persist.redis)(&crate::blocking::Settings::of(&b, &name, &namespace))?;
+                    store = Store::Redis(Arc::from(opened));
                 }
                 #[cfg(not(feature = "redis"))]
                 {
@@ -263,17 +218,7 @@ where
                             "files" => persist.files,
                             _ => unreachable!("feature checked above"),
                         };
-                        let settings = crate::blocking::Settings {
-                            maxsize: b.maxsize,
-                            ttl: b.ttl,
-                            name: name.clone(),
-                            namespace: namespace.clone(),
-                            folder_name: b.folder_name.clone(),
-                            cache_dir: b.cache_dir.clone(),
-                            #[cfg(feature = "encrypt")]
-                            key: b.key.clone(),
-                            env_key_fallback: b.env_key_fallback,
-                        };
+                        let settings = crate::blocking::Settings::of(&b, &name, &namespace);
                         let opened = opener(&settings)?;
                         store = Store::Blocking(opened);
                     }
@@ -321,11 +266,10 @@ where
                 }
             }
             #[cfg(feature = "redis")]
-            Store::Redis(r) => match r.get(key, count).await {
-                Ok(v) => v,
-                Err(()) if count => core.memory.get(key),
-                Err(()) => core.memory.inner().peek(key),
-            },
+            Store::Redis(r) => {
+                let (r, key) = (r.clone(), key.clone());
+                crate::blocking::offload(move || r.get(&key)).await
+            }
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.get(key),
             Store::_Never(never, _) => match *never {},
@@ -366,9 +310,8 @@ where
             Store::Memory => core.memory.insert(key, value),
             #[cfg(feature = "redis")]
             Store::Redis(r) => {
-                if let Err((key, value)) = r.insert(key, value).await {
-                    core.memory.insert(key, value);
-                }
+                let r = r.clone();
+                crate::blocking::offload(move || r.insert(key, value)).await
             }
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.insert(key, value),
@@ -392,8 +335,8 @@ where
             Store::Memory => core.memory.remove(key),
             #[cfg(feature = "redis")]
             Store::Redis(r) => {
-                let in_memory = core.memory.remove(key);
-                r.remove(key).await.unwrap_or(false) || in_memory
+                let (r, key) = (r.clone(), key.clone());
+                crate::blocking::offload(move || r.remove(&key)).await
             }
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.remove(key),
@@ -419,7 +362,8 @@ where
             Store::Memory => {}
             #[cfg(feature = "redis")]
             Store::Redis(r) => {
-                let _ = r.clear().await;
+                let r = r.clone();
+                crate::blocking::offload(move || r.clear()).await
             }
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.clear(),
@@ -539,7 +483,7 @@ where
         match &core.store {
             Store::Memory => Inner::Memory(core.memory.inner()),
             #[cfg(feature = "redis")]
-            Store::Redis(r) => Inner::Redis(r.manager(), r.prefix()),
+            Store::Redis(r) => r.inner(),
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.inner(),
             Store::_Never(never, _) => match *never {},
@@ -670,13 +614,7 @@ where
         match &self.store {
             Store::Memory => self.memory.backend(),
             #[cfg(feature = "redis")]
-            Store::Redis(r) => {
-                if r.is_down() {
-                    self.memory.backend()
-                } else {
-                    Backend::Redis
-                }
-            }
+            Store::Redis(r) => r.backend(),
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.backend(),
             Store::_Never(never, _) => match *never {},
@@ -687,7 +625,7 @@ where
         match &self.store {
             Store::Memory => self.memory.len(),
             #[cfg(feature = "redis")]
-            Store::Redis(r) => r.count_blocking().unwrap_or(0) + self.memory.len(),
+            Store::Redis(r) => r.len(),
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.len(),
             Store::_Never(never, _) => match *never {},
@@ -702,12 +640,18 @@ where
                 s.name = self.memory.name().to_owned();
                 s
             }
+            #[cfg(feature = "redis")]
+            Store::Redis(b) => {
+                let mut s = b.stats();
+                s.name = self.memory.name().to_owned();
+                s
+            }
             _ => self.memory.stats(),
         };
         // The one vocabulary of kinds: the engine holding the entries.
         s.kind = match &self.store {
             #[cfg(feature = "redis")]
-            Store::Redis(_) => "redis".to_owned(),
+            Store::Redis(_) => s.kind,
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(_) => s.kind,
             _ => "memory".to_owned(),
@@ -717,11 +661,6 @@ where
             s.fallback_reason = self.fallback_reason.clone();
         }
         s.selection = self.selection.clone();
-        #[cfg(feature = "redis")]
-        if let Store::Redis(r) = &self.store {
-            r.add_stats(&mut s);
-            s.entries = self.len() as u64;
-        }
         s
     }
 
@@ -730,6 +669,8 @@ where
         match &self.store {
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => n + b.sweep_expired(),
+            #[cfg(feature = "redis")]
+            Store::Redis(r) => n + r.sweep_expired(),
             _ => n,
         }
     }
@@ -747,9 +688,7 @@ where
         self.memory.clear();
         match &self.store {
             #[cfg(feature = "redis")]
-            Store::Redis(r) => {
-                let _ = r.clear_blocking();
-            }
+            Store::Redis(r) => r.clear(),
             #[cfg(any(feature = "lmdb", feature = "files"))]
             Store::Blocking(b) => b.clear(),
             _ => {}
@@ -759,6 +698,13 @@ where
         Core::sweep_expired(self)
     }
     fn sweep_interval(&self) -> Option<Duration> {
-        self.memory.ttl().map(registry::sweep_interval_for)
+        let ttl = self.memory.ttl().map(registry::sweep_interval_for);
+        #[cfg(feature = "redis")]
+        if let Store::Redis(_) = &self.store {
+            // LRU reads recorded by the Redis cache go to the server on this visit.
+            let second = Duration::from_secs(1);
+            return Some(ttl.map_or(second, |t| t.min(second)));
+        }
+        ttl
     }
 }

@@ -96,16 +96,15 @@
 #[allow(unused_extern_crates)]
 extern crate self as twat_acache;
 
-#[cfg(any(feature = "lmdb", feature = "files"))]
+#[cfg(any(feature = "lmdb", feature = "files", feature = "redis"))]
 mod blocking;
 mod builder;
 mod cache;
-mod codec;
-#[cfg(feature = "redis")]
-mod redis_store;
+mod redis;
 
 pub use builder::AsyncCacheBuilder;
 pub use cache::{AsyncCache, Inner};
+pub use redis::{RedisCache, RedisCacheBuilder, RedisStore};
 pub use twat_cache_common::{
     Backend, CacheError, CacheStats, ConfigError, Namespace, Policy, clear_all, get_cache_path,
     stats_all,

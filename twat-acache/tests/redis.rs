@@ -35,13 +35,18 @@ async fn round_trip_key_format_ttl_and_namespaced_clear() {
     assert_eq!(a.get(&key).await, Some(vec![1, 2, 3]));
     assert_eq!(b.get(&key).await, Some(vec![9]), "namespaces do not mix");
 
-    let mut raw = server.raw();
+    let mut raw = support::raw(&server);
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut raw).unwrap();
-    let prefix = format!("twat:{}:", Namespace::named("a").hex());
-    let ours: Vec<_> = keys.iter().filter(|k| k.starts_with(&prefix)).collect();
+    let prefix = format!("twat:{{{}}}:", Namespace::named("a").hex());
+    let ours = support::entry_keys(&mut raw, &Namespace::named("a").hex());
+    assert!(
+        keys.iter()
+            .all(|k| !k.starts_with("twat:") || k.starts_with("twat:{")),
+        "{keys:?}"
+    );
     assert_eq!(ours.len(), 1, "{keys:?}");
     assert_eq!(ours[0].len(), prefix.len() + 32, "digest as 32 hex digits");
-    let ttl: i64 = redis::cmd("PTTL").arg(ours[0]).query(&mut raw).unwrap();
+    let ttl: i64 = redis::cmd("PTTL").arg(&ours[0]).query(&mut raw).unwrap();
     assert_eq!(ttl, -1, "no ttl configured: no expiry");
 
     let _: () = redis::cmd("SET")
@@ -84,8 +89,8 @@ async fn ttl_is_set_with_px_and_expired_entries_miss() {
         .build()
         .unwrap();
     c.insert(1, "one".into()).await;
-    let mut raw = server.raw();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("twat:*").query(&mut raw).unwrap();
+    let mut raw = support::raw(&server);
+    let keys = support::all_entry_keys(&mut raw);
     let pttl: i64 = redis::cmd("PTTL").arg(&keys[0]).query(&mut raw).unwrap();
     assert!(pttl > 0 && pttl <= 300, "PTTL {pttl}");
     assert_eq!(c.get(&1).await.as_deref(), Some("one"));
@@ -106,8 +111,8 @@ async fn damaged_and_foreign_entries_are_misses() {
         .unwrap();
     c.insert(1, 10).await;
     c.insert(2, 20).await;
-    let mut raw = server.raw();
-    let mut keys: Vec<String> = redis::cmd("KEYS").arg("twat:*").query(&mut raw).unwrap();
+    let mut raw = support::raw(&server);
+    let mut keys = support::all_entry_keys(&mut raw);
     keys.sort();
     let (k1, k2) = (keys[0].clone(), keys[1].clone());
     let v1: Vec<u8> = redis::cmd("GET").arg(&k1).query(&mut raw).unwrap();
@@ -219,7 +224,7 @@ async fn killed_mid_run_falls_back_then_reconnects() {
     assert_eq!(c.get_or_insert_with(7777, async { 1 }).await, 1);
     assert_eq!(c.get(&7777).await, Some(1));
     assert_eq!(c.stats().fallback_reason, None);
-    let mut raw = server.raw();
+    let mut raw = support::raw(&server);
     let n: usize = redis::cmd("DBSIZE").query(&mut raw).unwrap();
     assert!(n >= 1, "values go to Redis again");
 }

@@ -37,7 +37,7 @@ fn redis_key(k: u64) -> String {
     let ns = Namespace::named("enc");
     let sk = ns.stored_key(&twat_cache_common::codec::encode("key", &k).unwrap());
     let d: String = digest(&sk).iter().map(|b| format!("{b:02x}")).collect();
-    format!("twat:{}:{d}", ns.hex())
+    format!("twat:{{{}}}:{d}", ns.hex())
 }
 
 fn stored_key(k: u64) -> Vec<u8> {
@@ -45,21 +45,24 @@ fn stored_key(k: u64) -> Vec<u8> {
 }
 
 fn get_raw(server: &RedisServer, key: &str) -> Option<Vec<u8>> {
-    redis::cmd("GET").arg(key).query(&mut server.raw()).unwrap()
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut support::raw(server))
+        .unwrap()
 }
 
 fn set_raw(server: &RedisServer, key: &str, value: &[u8]) {
     let _: () = redis::cmd("SET")
         .arg(key)
         .arg(value)
-        .query(&mut server.raw())
+        .query(&mut support::raw(server))
         .unwrap();
 }
 
 /// Every value in the server under `twat:*`.
 fn all_values(server: &RedisServer) -> Vec<Vec<u8>> {
-    let mut raw = server.raw();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("twat:*").query(&mut raw).unwrap();
+    let mut raw = support::raw(server);
+    let keys = support::all_entry_keys(&mut raw);
     keys.iter()
         .map(|k| redis::cmd("GET").arg(k).query(&mut raw).unwrap())
         .collect()

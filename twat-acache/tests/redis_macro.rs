@@ -27,8 +27,8 @@ async fn decorated_fn_on_redis() {
     assert_eq!(CALLS.load(Ordering::SeqCst), 1);
     assert_eq!(area_cache().backend(), Backend::Redis);
     assert_eq!(area_cache().get(&(3, 4)).await, Some(12));
-    let mut raw = server.raw();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("twat:*").query(&mut raw).unwrap();
+    let mut raw = support::raw(&server);
+    let keys = support::all_entry_keys(&mut raw);
     assert_eq!(keys.len(), 1);
     twat_acache::clear_all();
     assert_eq!(area_cache().len(), 0);

@@ -838,6 +838,7 @@ impl Store for LmdbStore {
     type Builder<K, V> = crate::LmdbCacheBuilder<K, V>;
     const BACKEND: Backend = Backend::Lmdb;
     // A disk sweep scans an index: not more than once a second.
+    const TRACKS_CHANGES: bool = true;
     const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
     /// Commits by other processes and maintenance (see `SharedEnv::foreign_changes`):

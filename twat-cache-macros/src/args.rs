@@ -97,6 +97,7 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "l1",
         ],
         Kind::Async => &["policy", "backend", "url", "folder_name", "compress"],
+        Kind::Redis => &["policy", "url", "max_bytes", "l1"],
         Kind::Umbrella => &[
             "policy",
             "preferred_engine",

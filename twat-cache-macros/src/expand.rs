@@ -17,7 +17,7 @@ fn runtime_path(kind: Kind) -> syn::Result<TokenStream> {
         Kind::Memory => ("twat-mcache", "mcache"),
         Kind::Lmdb => ("twat-bcache", "bcache"),
         Kind::Files => ("twat-fcache", "fcache"),
-        Kind::Async => ("twat-acache", "acache"),
+        Kind::Async | Kind::Redis => ("twat-acache", "acache"),
         Kind::Umbrella => ("twat-ucache", ""),
     };
     let found = |krate: &str| -> Option<TokenStream> {
@@ -67,7 +67,7 @@ fn select(settings: &Settings, is_async: bool) -> (Kind, String) {
         let kind = match engine.as_str() {
             "lmdb" => Kind::Lmdb,
             "files" => Kind::Files,
-            "redis" => Kind::Async,
+            "redis" => Kind::Redis,
             _ => Kind::Memory,
         };
         (kind, format!("preferred_engine = \"{engine}\""))
@@ -91,6 +91,7 @@ fn cache_type(kind: Kind) -> proc_macro2::Ident {
             Kind::Memory => "MemoryCache",
             Kind::Lmdb => "LmdbCache",
             Kind::Files => "FileCache",
+            Kind::Redis => "RedisCache",
             Kind::Async | Kind::Umbrella => "AsyncCache",
         }
     )
@@ -116,7 +117,9 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
         Some(n) => calls.push(quote!(.name(#n))),
         None => calls.push(quote!(.name(::std::concat!(::std::module_path!(), "::", #fn_name)))),
     }
-    if matches!(kind, Kind::Lmdb | Kind::Files) || (kind == Kind::Async && s.backend.is_some()) {
+    if matches!(kind, Kind::Lmdb | Kind::Files | Kind::Redis)
+        || (kind == Kind::Async && s.backend.is_some())
+    {
         let version = s.version;
         let code = twat_cache_common::key::code_hash(&quote!(#f).to_string());
         calls.push(quote!(.namespace(#root::__private::Namespace::function(
@@ -129,7 +132,7 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
         // TWAT_CACHE_KEY makes it serve from memory (with a warning) instead.
         calls.push(quote!(.env_key_fallback(true)));
     }
-    if let (Some(b), Kind::Lmdb | Kind::Files) = (s.max_bytes, kind) {
+    if let (Some(b), Kind::Lmdb | Kind::Files | Kind::Redis) = (s.max_bytes, kind) {
         calls.push(quote!(.max_bytes(#b)));
     }
     if let (Some(d), Kind::Lmdb) = (s.durable, kind) {
@@ -142,7 +145,7 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
     if let (Some(l), Kind::Lmdb | Kind::Files) = (s.lock, kind) {
         calls.push(quote!(.lock(#l)));
     }
-    if let (Some(n), Kind::Lmdb | Kind::Files) = (s.l1, kind) {
+    if let (Some(n), Kind::Lmdb | Kind::Files | Kind::Redis) = (s.l1, kind) {
         let n = n as usize;
         calls.push(quote!(.l1(#n)));
     }
@@ -153,13 +156,13 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
         let l = l as i32;
         calls.push(quote!(.compression_level(#l)));
     }
-    if kind == Kind::Async {
-        if let Some((b, _)) = &s.backend {
-            calls.push(quote!(.backend(#b)));
-        }
-        if let Some(u) = &s.url {
-            calls.push(quote!(.url(#u)));
-        }
+    if kind == Kind::Async
+        && let Some((b, _)) = &s.backend
+    {
+        calls.push(quote!(.backend(#b)));
+    }
+    if let (Some(u), Kind::Async | Kind::Redis) = (&s.url, kind) {
+        calls.push(quote!(.url(#u)));
     }
     quote!(#(#calls)*)
 }
@@ -203,7 +206,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     } else {
         (kind, None)
     };
-    if matches!(engine, Kind::Lmdb | Kind::Files) {
+    if matches!(engine, Kind::Lmdb | Kind::Files | Kind::Redis) {
         crate::args::persistent_policy(&settings)?;
     }
     if is_async && engine != Kind::Async {
@@ -218,16 +221,6 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
         return Err(Error::new_spanned(
             f.sig.fn_token,
             "#[acache] wraps `async fn`s; for a plain function use #[mcache], #[bcache] or #[fcache]",
-        ));
-    }
-    if kind == Kind::Umbrella && engine == Kind::Async && !is_async {
-        // preferred_engine = "redis" on a plain fn: Redis is reached through acache only.
-        return Err(Error::new(
-            settings
-                .preferred_engine
-                .as_ref()
-                .map_or(Span::call_site(), |p| p.1),
-            "the Redis engine serves `async fn`s only (through acache); make the function async or pick \"lmdb\"",
         ));
     }
     if kind == Kind::Umbrella
@@ -254,6 +247,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
             Kind::Lmdb => "LMDB",
             Kind::Files => "FILES",
             Kind::Async | Kind::Umbrella => "ASYNC",
+            Kind::Redis => "REDIS",
             Kind::Memory => "MEMORY",
         }];
         if engine == Kind::Async {
@@ -330,7 +324,7 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
             // and `f_cache()` (from a witness closure, never called) instantiate that
             // function with the key expression's type; its one `static` holds one cache.
             let cache_of = format_ident!("__twat_{}_cache_of", fn_name);
-            let persistent = matches!(engine, Kind::Lmdb | Kind::Files)
+            let persistent = matches!(engine, Kind::Lmdb | Kind::Files | Kind::Redis)
                 || (engine == Kind::Async && settings.backend.is_some());
             let serialize = persistent.then(|| quote!(+ #root::__private::Serialize));
             let key_trait = if persistent {

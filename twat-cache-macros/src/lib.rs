@@ -19,6 +19,9 @@ pub(crate) enum Kind {
     Lmdb,
     Files,
     Async,
+    /// Redis from a plain function (`#[ucache(preferred_engine = "redis")]`): acache's
+    /// `RedisCache`.
+    Redis,
     Umbrella,
 }
 
@@ -28,7 +31,7 @@ impl Kind {
             Kind::Memory => "mcache",
             Kind::Lmdb => "bcache",
             Kind::Files => "fcache",
-            Kind::Async => "acache",
+            Kind::Async | Kind::Redis => "acache",
             Kind::Umbrella => "ucache",
         }
     }

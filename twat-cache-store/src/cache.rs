@@ -152,6 +152,11 @@ where
             None => twat_cache_common::cache_root().map_err(|e| e.to_string()),
         };
         let (folder, opened) = match root {
+            // A store without a folder (Redis) needs no cache root.
+            _ if !S::HAS_FOLDER => (
+                None,
+                open(&Opening::new(Path::new(""), &namespace, &options)),
+            ),
             Ok(root) => {
                 let folder = root.join(options.folder_name());
                 let opened = open(&Opening::new(&folder, &namespace, &options));
@@ -179,9 +184,11 @@ where
                     .build()
                     .expect("maxsize and ttl were checked by Options::check");
                 if S::AVAILABLE {
-                    let at = folder
-                        .as_ref()
-                        .map_or_else(|| "<no cache root>".to_owned(), |f| f.display().to_string());
+                    let at = match &folder {
+                        Some(f) => f.display().to_string(),
+                        None if S::HAS_FOLDER => "<no cache root>".to_owned(),
+                        None => "its server".to_owned(),
+                    };
                     log::warn!(
                         "{context}: the {kind} store cannot use {at}: {why}; falling back to \
                          the in-memory {} backend (results are not persisted)",
@@ -204,9 +211,14 @@ where
         let touched = (policy == Policy::Lru && matches!(engine, Engine::Store(_)))
             .then(|| Mutex::new(Vec::new()));
         let l1 = match (&engine, options.l1) {
-            (Engine::Store(store), Some(entries)) => match store.generation() {
-                Some(g) => Some(MemoryTier::new(&name, entries, options.ttl, Some(g))),
-                None => {
+            (Engine::Store(store), Some(entries)) => match S::TRACKS_CHANGES {
+                true => Some(MemoryTier::new(
+                    &name,
+                    entries,
+                    options.ttl,
+                    store.generation(),
+                )),
+                false => {
                     log::warn!(
                         "{context}: the {kind} store cannot tell when other processes change \
                          it, so `l1` is ignored (no memory tier that could serve stale values)"
@@ -443,17 +455,22 @@ where
 
     /// The backend serving: the store's ([`Backend::Lmdb`], [`Backend::Files`],
     /// [`Backend::Redis`]), or the memory backend it fell back to ([`Backend::Schnellru`]
-    /// or [`Backend::Std`]; `stats().fallback_reason` says why).
+    /// or [`Backend::Std`]; `stats().fallback_reason` says why), for good when the store
+    /// could not open, or for a time while its server is unreachable ([`Store::fallback`]).
     pub fn backend(&self) -> Backend {
         match &self.core.engine {
-            Engine::Store(_) => S::BACKEND,
+            Engine::Store(store) => store.fallback().map_or(S::BACKEND, |(memory, _)| memory),
             Engine::Memory(m) => m.backend(),
         }
     }
 
-    /// Why the cache serves from memory instead of its store, if it does.
-    pub fn fallback_reason(&self) -> Option<&str> {
-        self.core.fallback_reason.as_deref()
+    /// Why the cache serves from memory instead of its store, if it does (now: a Redis
+    /// cache whose server is back says `None` again).
+    pub fn fallback_reason(&self) -> Option<String> {
+        match &self.core.engine {
+            Engine::Store(store) => store.fallback().map(|(_, why)| why),
+            Engine::Memory(_) => self.core.fallback_reason.clone(),
+        }
     }
 
     /// The cache's name.
@@ -663,6 +680,12 @@ where
         s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
         s.folder = self.folder.clone();
         s.fallback_reason = self.fallback_reason.clone();
+        if let Engine::Store(store) = &self.engine
+            && let Some((memory, why)) = store.fallback()
+        {
+            s.backend = memory;
+            s.fallback_reason = Some(why);
+        }
         s.selection = self.selection.clone();
         self.errors.fill(&mut s);
         if let Engine::Store(store) = &self.engine

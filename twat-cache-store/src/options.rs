@@ -177,7 +177,8 @@ pub type BuiltBy<B> = crate::PersistentCache<
 /// What a store is opened with: the folder and the settings it enforces itself.
 #[derive(Debug)]
 pub struct Opening<'a> {
-    /// The cache folder (`root/folder_name`); may not exist yet.
+    /// The cache folder (`root/folder_name`); may not exist yet. Empty for a store
+    /// without a folder ([`Store::HAS_FOLDER`](crate::Store::HAS_FOLDER) false).
     pub folder: &'a Path,
     /// This cache's namespace.
     pub namespace: &'a Namespace,
@@ -223,6 +224,37 @@ impl<'a> Opening<'a> {
     /// The cipher for this store, once its folder exists (see [`Options::cipher_for`]).
     pub fn cipher(&self) -> Result<Option<Cipher>, String> {
         self.options.cipher_for(self.folder)
+    }
+
+    /// The cipher for a store without a folder ([`Store::HAS_FOLDER`](crate::Store::HAS_FOLDER)
+    /// false: Redis): the raw key, or the passphrase stretched with the fixed public
+    /// `SHARED_SALT` (there is no folder to keep a random salt in). `Ok(None)`: plain.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use twat_cache_common::Namespace;
+    /// use twat_cache_store::{Opening, Options};
+    /// let options = Options::default();
+    /// let ns = Namespace::named("doc");
+    /// assert!(Opening::new(Path::new(""), &ns, &options).cipher_without_folder().unwrap().is_none());
+    /// ```
+    pub fn cipher_without_folder(&self) -> Result<Option<Cipher>, String> {
+        #[cfg(feature = "encrypt")]
+        {
+            use twat_cache_common::cipher::EntryCipher;
+            match &self.options.plan {
+                Plan::Plain => Ok(None),
+                Plan::Encrypt(source) => source
+                    .key_without_folder()
+                    .map(|key| Some(EntryCipher::new(&key)))
+                    .map_err(|e| e.to_string()),
+                Plan::Unusable(why) => Err(why.clone()),
+            }
+        }
+        #[cfg(not(feature = "encrypt"))]
+        {
+            Ok(None)
+        }
     }
 }
 

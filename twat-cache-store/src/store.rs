@@ -77,6 +77,13 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// How often, at least, a background ttl sweep may scan the store.
     const MIN_SWEEP_INTERVAL: Duration;
 
+    /// Whether the store keeps its entries in a folder under the cache root (LMDB, files).
+    /// False for a store reached over the network (Redis): no cache root is resolved for
+    /// it, `folder()` is `None` (so `lock = true` has no lock files to take), its cipher
+    /// comes from [`Opening::cipher_without_folder`](crate::Opening::cipher_without_folder),
+    /// and the conformance suite skips the scenarios about folders.
+    const HAS_FOLDER: bool = true;
+
     /// Looks `stored_key` up and hands its payload to `decode`, with the entry's expiry
     /// (wall-clock Unix milliseconds, 0 for never: a memory tier in front of the store
     /// keeps a promoted entry no longer than this). `bytes_value` says the value is a
@@ -137,14 +144,26 @@ pub trait Store: Send + Sync + Sized + 'static {
     /// copies may be stale. A store that counts its own changes must count each one
     /// *before* making it (a reader in between then sees a spurious change, which only
     /// empties the tier, never a hidden one). `None` (the default) when the store cannot
-    /// tell; a cache then keeps no memory tier in front of it.
+    /// tell.
     fn generation(&self) -> Option<u64> {
         None
     }
 
+    /// Whether [`generation`](Self::generation) tracks changes (a memory tier can then
+    /// stand in front of the store); `None` from a store that does means "cannot tell
+    /// now", and empties the tier.
+    const TRACKS_CHANGES: bool = false;
+
     /// A lasting problem to report in `stats().last_error` (e.g. the folder was replaced
     /// while open).
     fn problem(&self) -> Option<String> {
+        None
+    }
+
+    /// While the store serves from memory of its own for a time (its server unreachable:
+    /// Redis): the memory backend serving, and why. `backend()` and
+    /// `stats().fallback_reason` report it; `None` again once the medium is back.
+    fn fallback(&self) -> Option<(Backend, String)> {
         None
     }
 }

@@ -19,6 +19,8 @@ pub trait Missing: Send + Sync + 'static {
     const BACKEND: Backend;
     /// Why caches over it serve from memory (their `fallback_reason`).
     const REASON: &'static str;
+    /// Whether the store would keep a folder ([`Store::HAS_FOLDER`]).
+    const HAS_FOLDER: bool = true;
 }
 
 /// A store compiled out by its feature: `Unavailable<M>` has no values.
@@ -62,6 +64,7 @@ impl<M: Missing> Store for Unavailable<M> {
     type Builder<K, V> = M::Builder<K, V>;
     const BACKEND: Backend = M::BACKEND;
     const AVAILABLE: bool = false;
+    const HAS_FOLDER: bool = M::HAS_FOLDER;
     const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
     fn lookup<T>(

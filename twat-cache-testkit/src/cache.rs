@@ -27,6 +27,8 @@ pub trait PersistentCache<V: Value>: Clone + Send + Sync + 'static {
     type Builder: PersistentBuilder<Cache = Self>;
     /// The backend it reports when its folder is usable (`Lmdb`, `Files`).
     const BACKEND: Backend;
+    /// Whether its store keeps a folder (`Store::HAS_FOLDER`; false for Redis).
+    const HAS_FOLDER: bool;
     /// A builder with the defaults.
     fn builder() -> Self::Builder;
     /// The cached value of `key`, if any.
@@ -97,6 +99,7 @@ where
 {
     type Builder = S::Builder<u64, V>;
     const BACKEND: Backend = S::BACKEND;
+    const HAS_FOLDER: bool = S::HAS_FOLDER;
     fn builder() -> Self::Builder {
         Self::Builder::default()
     }
@@ -116,7 +119,7 @@ where
         twat_cache_store::PersistentCache::len(self)
     }
     fn fallback_reason(&self) -> Option<String> {
-        twat_cache_store::PersistentCache::fallback_reason(self).map(str::to_owned)
+        twat_cache_store::PersistentCache::fallback_reason(self)
     }
     fn get_or_insert_with(&self, key: u64, compute: impl FnOnce() -> V) -> V {
         twat_cache_store::PersistentCache::get_or_insert_with(self, key, compute)

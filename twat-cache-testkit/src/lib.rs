@@ -16,6 +16,8 @@
 //! - [`lock`] (Unix): cross-process single-flight; [`lock_tests!`] expands them all.
 //! - [`faults`] (Unix): full disk, read-only and refused folders.
 //! - [`encrypt`]: encryption at rest, and the `TWAT_CACHE_KEY` child protocol.
+//! - [`redis`] (Unix): real `redis-server`s and a real three-node Redis Cluster on
+//!   loopback, started and killed by the tests.
 //!
 //! A scenario's assertions live here, so a failing test names a line of this crate;
 //! the test file names the scenario and the cache it runs on.
@@ -31,3 +33,5 @@ pub mod faults;
 pub mod inject;
 #[cfg(unix)]
 pub mod lock;
+#[cfg(unix)]
+pub mod redis;

@@ -609,6 +609,7 @@ impl Store for FileStore {
     type Builder<K, V> = crate::FileCacheBuilder<K, V>;
     const BACKEND: Backend = Backend::Files;
     // Sweeps read the in-memory index, not the directory: cheap at any interval.
+    const TRACKS_CHANGES: bool = true;
     const MIN_SWEEP_INTERVAL: Duration = Duration::ZERO;
 
     /// Looks `stored_key` up and hands its payload (decompressed) to `decode`. Anything

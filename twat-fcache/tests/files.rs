@@ -539,7 +539,7 @@ fn an_unusable_folder_falls_back_to_memory() {
     let s = c.stats();
     assert_eq!(s.kind, "files");
     assert!(s.backend.is_memory());
-    assert_eq!(s.fallback_reason.as_deref(), Some(reason));
+    assert_eq!(s.fallback_reason.as_deref(), Some(reason.as_str()));
     assert_eq!((s.hits, s.misses), (2, 1));
 
     // A folder whose manifest comes from a newer layout is not touched either.

@@ -27,7 +27,7 @@
 //! | `preferred_engine = "memory"` | mcache | [`MemoryCache`] |
 //! | `preferred_engine = "lmdb"` | bcache | [`LmdbCache`] |
 //! | `preferred_engine = "files"` | fcache | [`FileCache`] |
-//! | `preferred_engine = "redis"` (async fns only) | acache with the Redis backend | [`AsyncCache`] |
+//! | `preferred_engine = "redis"` on a plain fn | acache's Redis store, synchronous | [`RedisCache`] |
 //! | `compress = true` | fcache | [`FileCache`] |
 //! | `folder_name = ".."` or `persist = true` | bcache | [`LmdbCache`] |
 //! | none of these | mcache | [`MemoryCache`] |
@@ -67,7 +67,7 @@
 //! | `lmdb` | yes | LMDB (heed) behind [`LmdbCache`] and acache's `"lmdb"` backend |
 //! | `files` | yes | the file store behind [`FileCache`] and acache's `"files"` backend |
 //! | `async` | yes | [`AsyncCache`], `#[acache]`, and `#[ucache]` on `async fn`s |
-//! | `redis` | no | the Redis backend of [`AsyncCache`] (pulls tokio and the redis crate) |
+//! | `redis` | no | Redis and Redis Cluster: [`RedisCache`] and the Redis backend of [`AsyncCache`] (pulls tokio and the redis crate) |
 //! | `encrypt` | no | encryption at rest of LMDB, file and Redis entries (key from the builders or `TWAT_CACHE_KEY`) |
 //! | `cli` | no | the `twat-cache` command |
 //!
@@ -135,7 +135,7 @@ pub mod acache {
 }
 
 #[cfg(feature = "async")]
-pub use twat_acache::{AsyncCache, acache};
+pub use twat_acache::{AsyncCache, RedisCache, RedisCacheBuilder, acache};
 pub use twat_bcache::{LmdbCache, bcache};
 pub use twat_cache_common::{
     Backend, CacheError, CacheStats, ConfigError, Namespace, Policy, clear_all, get_cache_path,
@@ -200,8 +200,12 @@ pub mod __engines {
         /// Redis is compiled in.
         #[cfg(feature = "redis")]
         pub const REDIS: () = ();
+        /// Redis is compiled out, and with it acache, which holds `RedisCache`.
+        #[cfg(not(feature = "async"))]
+        pub const REDIS: () =
+            panic!("#[ucache(preferred_engine = \"redis\")] needs twat-ucache's `redis` feature");
         /// Redis is compiled out.
-        #[cfg(not(feature = "redis"))]
+        #[cfg(all(feature = "async", not(feature = "redis")))]
         #[deprecated(
             note = "#[ucache] picked Redis, but twat-ucache's `redis` feature is off: this function is cached in memory"
         )]

@@ -16,4 +16,8 @@ fn selection_errors_and_compiled_out_engines() {
     t.compile_fail("tests/ui/with_lmdb/*.rs");
     #[cfg(not(feature = "async"))]
     t.compile_fail("tests/ui/no_async/*.rs");
+    // With Redis compiled out (acache still in), a plain fn preferring it is a
+    // deprecation warning, and its cache serves from memory.
+    #[cfg(all(feature = "async", not(feature = "redis")))]
+    t.compile_fail("tests/ui/no_redis/*.rs");
 }

@@ -304,6 +304,38 @@ mod async_fns {
         assert_served(&s, cfg!(feature = "files"), Backend::Files);
     }
 
+    // A plain fn preferring Redis gets the synchronous RedisCache. Nothing listens on
+    // port 1: with the feature on Redis is unreachable, without it Redis is compiled out;
+    // both serve from memory and say why.
+    static REDIS_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[ucache(preferred_engine = "redis", url = "redis://127.0.0.1:1", maxsize = 10)]
+    fn plain_redis(x: u32) -> u32 {
+        REDIS_CALLS.fetch_add(1, Ordering::SeqCst);
+        x + 2
+    }
+
+    #[test]
+    fn plain_fn_preferring_redis_gets_redis_cache() {
+        temp_root();
+        assert_eq!(plain_redis(1), 3);
+        assert_eq!(plain_redis(1), 3);
+        let s = plain_redis_cache().stats();
+        assert_eq!(s.selection.as_deref(), Some("preferred_engine = \"redis\""));
+        assert_eq!(s.kind, "redis");
+        assert_eq!(s.maxsize, Some(10));
+        assert!(is_memory(s.backend), "{s:?}");
+        assert_eq!((s.hits, s.misses), (1, 1), "{s:?}");
+        let why = s.fallback_reason.unwrap_or_default();
+        if cfg!(feature = "redis") {
+            assert!(why.contains("127.0.0.1:1"), "{why}");
+        } else {
+            assert!(why.contains("feature"), "{why}");
+        }
+        let _: &twat_ucache::RedisCache<u32, u32> = plain_redis_cache();
+        assert_eq!(REDIS_CALLS.load(Ordering::SeqCst), 1, "cached (in memory)");
+    }
+
     // Nothing listens on port 1: with the feature on Redis is unreachable, without it
     // Redis is compiled out; both serve from memory and say why.
     #[ucache(preferred_engine = "redis", url = "redis://127.0.0.1:1")]

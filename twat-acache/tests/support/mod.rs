@@ -1,110 +1,43 @@
-//! A `redis-server` owned by the test: started on a free loopback port with no persistence,
-//! killed when dropped. Never connects to a server it did not start.
+//! The `redis-server`s and the Redis Cluster the tests own (from the testkit), and raw
+//! connections to them for looking behind the cache's back.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+pub use twat_cache_testkit::redis::{RedisCluster, RedisServer, slot_of};
 
-pub struct RedisServer {
-    pub port: u16,
-    child: Option<Child>,
+/// A plain connection to a server the test started.
+pub fn raw(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
 }
 
-fn binary() -> Option<String> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("redis-server"))
-        .find(|p| p.is_file())
-        .map(|p| p.to_string_lossy().into_owned())
+/// A cluster connection to a cluster the test started.
+pub fn raw_cluster(cluster: &RedisCluster) -> redis::cluster::ClusterConnection {
+    let nodes: Vec<String> = cluster.nodes.iter().map(RedisServer::url).collect();
+    redis::cluster::ClusterClient::new(nodes)
+        .unwrap()
+        .get_connection()
+        .unwrap()
 }
 
-impl RedisServer {
-    /// Starts one, or says loudly why the test is skipped and returns `None`.
-    pub fn start(test: &str) -> Option<Self> {
-        let Some(bin) = binary() else {
-            eprintln!(
-                "\n!!!!! SKIPPED {test}: no `redis-server` on PATH; install it \
-                 (apt-get install redis-server) to run the Redis tests !!!!!\n"
-            );
-            return None;
-        };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s = RedisServer { port, child: None };
-        s.spawn(&bin);
-        Some(s)
-    }
-
-    fn spawn(&mut self, bin: &str) {
-        let child = Command::new(bin)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.ping() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server on port {} did not answer PING", self.port);
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Kills the server (SIGKILL) and waits for it to be gone.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts it again on the same port (empty: no persistence).
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn(&binary().expect("it ran before"));
-    }
-
-    pub fn raw(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
+/// Every key of the namespace `hex` that holds an entry (not its order or sizes).
+pub fn entry_keys(conn: &mut dyn redis::ConnectionLike, hex: &str) -> Vec<String> {
+    let prefix = format!("twat:{{{hex}}}:");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(conn)
+        .unwrap();
+    keys.into_iter()
+        .filter(|k| k.len() == prefix.len() + 32)
+        .collect()
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// Every key holding an entry, of any namespace.
+pub fn all_entry_keys(conn: &mut dyn redis::ConnectionLike) -> Vec<String> {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("twat:*").query(conn).unwrap();
+    keys.into_iter()
+        .filter(|k| k.len() == "twat:{0123456789abcdef}:".len() + 32)
+        .collect()
 }

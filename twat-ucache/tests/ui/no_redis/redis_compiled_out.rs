@@ -1,7 +1,8 @@
+#![deny(deprecated)]
 use twat_ucache::ucache;
 
 #[ucache(preferred_engine = "redis")]
-fn plain(x: u32) -> u32 {
+fn shared(x: u32) -> u32 {
     x
 }
 
