@@ -9,15 +9,14 @@ use std::time::Duration;
 use twat_cache_common::clock::{deadline, now_nanos};
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
-use twat_cache_common::{Backend, CacheStats, Policy, SingleFlight};
+use twat_cache_common::{Backend, CacheStats, Policy};
 
 use crate::MemoryCacheBuilder;
-use crate::shard::{Lookup, Slot};
+use crate::shard::{Lookup, Memo, Slot};
 use crate::store::MemoryStore;
 
 struct Core<K, V> {
     store: MemoryStore<K, V>,
-    flight: SingleFlight<K, V>,
     counters: Counters,
     ttl: Option<Duration>,
     maxsize: Option<usize>,
@@ -77,7 +76,6 @@ where
     pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Self {
         let core = Arc::new(Core {
             store: MemoryStore::new(b.policy, b.maxsize, b.force_std),
-            flight: SingleFlight::default(),
             counters: Counters::default(),
             ttl: b.ttl,
             maxsize: b.maxsize,
@@ -227,20 +225,13 @@ where
         key: K,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        if let Some(v) = self.get(&key) {
-            return Ok(v);
-        }
-        if !self.core.single_flight {
-            let v = compute()?;
-            self.insert(key, v.clone());
-            return Ok(v);
-        }
-        self.core.flight.run(
-            &key,
-            || self.core.store.peek(&key),
-            compute,
-            |v| self.insert(key.clone(), v.clone()),
-        )
+        let core = &*self.core;
+        let memo = Memo {
+            ttl: core.ttl,
+            counters: &core.counters,
+            single_flight: core.single_flight,
+        };
+        core.store.get_or_compute(key, &memo, compute)
     }
 }
 

@@ -5,7 +5,12 @@
 //!   tests, compile-fail tests, the examples, and `cargo publish --dry-run` of every crate.
 //! - `cargo xtask lint`, `cargo xtask test`, `cargo xtask package`: the parts of `ci`
 //!   (`package` is `cargo publish --dry-run` of every crate).
-//! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios.
+//! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios,
+//!   and the chart `docs/performance.svg`; `--instructions` counts instructions per memory
+//!   hit and miss under callgrind instead (see `instructions.rs`).
+
+mod chart;
+mod instructions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +45,10 @@ enum Task {
         /// Print the table from the last run without running anything.
         #[arg(long)]
         table_only: bool,
+        /// Count instructions per memory hit and miss (ours, quick_cache, `cached`) under
+        /// `valgrind --tool=callgrind` instead of timing: repeatable on a noisy machine.
+        #[arg(long)]
+        instructions: bool,
     },
 }
 
@@ -52,7 +61,7 @@ const FALLBACK_CRATES: &[&str] = &[
     "twat-ucache",
 ];
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask sits in the workspace")
@@ -286,7 +295,7 @@ fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
     out
 }
 
-fn format_ns(ns: f64) -> String {
+pub(crate) fn format_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
     } else if ns >= 1e3 {
@@ -319,9 +328,21 @@ fn print_table() {
     println!(
         "\nratio = this row's time / our row's time in the same group: above 1 means ours is faster."
     );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let note = format!("criterion medians from one `cargo xtask bench` run, {cores} cores");
+    if let Some(svg) = chart::svg(&est, &note) {
+        let path = root().join("docs").join("performance.svg");
+        match std::fs::write(&path, svg) {
+            Ok(()) => eprintln!("chart: {}", path.display()),
+            Err(e) => eprintln!("chart: cannot write {}: {e}", path.display()),
+        }
+    }
 }
 
-fn bench(filter: Option<String>, table_only: bool) -> Result<(), String> {
+fn bench(filter: Option<String>, table_only: bool, instructions: bool) -> Result<(), String> {
+    if instructions {
+        return instructions::run().map(drop);
+    }
     if !table_only {
         // Each bench file with the features its comparisons need (Redis benches skip
         // themselves, loudly, when no redis-server binary is installed).
@@ -368,7 +389,11 @@ fn main() -> ExitCode {
         Task::Lint => lint(),
         Task::Test => test(),
         Task::Package => package(),
-        Task::Bench { filter, table_only } => bench(filter, table_only),
+        Task::Bench {
+            filter,
+            table_only,
+            instructions,
+        } => bench(filter, table_only, instructions),
     };
     match result {
         Ok(()) => {
