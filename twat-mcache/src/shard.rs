@@ -330,9 +330,8 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let shard = &self.shards[i];
         if self.mode != ReadMode::Exclusive {
-            let guard = shard.read();
+            let guard = self.shards[i].read();
             match guard.map.peek(hash, key) {
                 None => return Lookup::Miss,
                 Some(slot) if !is_expired(slot.expires, now) => {
@@ -343,20 +342,25 @@ where
                 }
                 Some(_) => {}
             }
-            drop(guard);
-            // Expired: take the write lock to drop it (if nobody replaced it meanwhile).
-            let mut guard = shard.write();
-            return match guard.map.peek(hash, key) {
-                Some(slot) if !is_expired(slot.expires, now) => Lookup::Hit(slot.value.clone()),
-                Some(_) => {
-                    guard.map.remove(hash, key);
-                    Lookup::Expired
-                }
-                None => Lookup::Miss,
-            };
         }
-        let mut guard = shard.write();
-        match guard.map.get(hash, key) {
+        self.lookup_exclusive(hash, i, key, now)
+    }
+
+    /// A lookup under the write lock: LFU (every hit updates the map), or an expired entry
+    /// to drop (if nobody replaced it since the read lock was let go).
+    #[inline(never)]
+    fn lookup_exclusive<Q>(&self, hash: u64, i: usize, key: &Q, now: u64) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+        Q: ?Sized + Hash + Eq,
+    {
+        let mut guard = self.shards[i].write();
+        let found = if self.mode == ReadMode::Exclusive {
+            guard.map.get(hash, key).map(|s| &*s)
+        } else {
+            guard.map.peek(hash, key)
+        };
+        match found {
             None => Lookup::Miss,
             Some(slot) if !is_expired(slot.expires, now) => Lookup::Hit(slot.value.clone()),
             Some(_) => {
@@ -373,6 +377,7 @@ where
     /// write lock that also re-checks the map), computes without any lock, then stores the
     /// value and drops the record under one more write lock. Callers that meet the record
     /// wait for it; the leader's own thread (same-key recursion) computes directly.
+    #[inline]
     pub(crate) fn get_or_compute<E>(
         &self,
         key: K,
@@ -383,14 +388,31 @@ where
         match self.lookup(hash, i, &key, memo.now()) {
             Lookup::Hit(v) => {
                 memo.counters.hit();
-                return Ok(v);
+                Ok(v)
             }
-            Lookup::Miss => memo.counters.miss(),
+            Lookup::Miss => {
+                memo.counters.miss();
+                self.compute_missing(hash, i, key, memo, compute)
+            }
             Lookup::Expired => {
                 memo.counters.expired(1);
                 memo.counters.miss();
+                self.compute_missing(hash, i, key, memo, compute)
             }
         }
+    }
+
+    /// The miss path of [`get_or_compute`](Self::get_or_compute), out of line so that the
+    /// hit path stays small.
+    #[inline(never)]
+    fn compute_missing<E>(
+        &self,
+        hash: u64,
+        i: usize,
+        key: K,
+        memo: &Memo<'_>,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         if !memo.single_flight {
             let v = compute()?;
             self.store(hash, i, key, &v, memo);
