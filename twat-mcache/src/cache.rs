@@ -114,7 +114,7 @@ where
                 core.counters.hit();
                 Some(v)
             }
-            Lookup::Miss => {
+            Lookup::Miss(_) => {
                 core.counters.miss();
                 None
             }

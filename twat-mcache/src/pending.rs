@@ -23,6 +23,8 @@ pub(crate) struct Pending<K, V> {
     pub(crate) id: u64,
     /// The computing thread (see [`thread_token`]).
     pub(crate) leader: usize,
+    /// The shard's store count when the computation was claimed (see `Shard::stored`).
+    pub(crate) stored_at_claim: u64,
     /// Created by the first caller that waits; `None` while nobody does.
     pub(crate) waiters: Option<Arc<Waiters<V>>>,
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use std::time::Duration;
 
-use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+use crate::lock::{ReadGuard, StripedLocks};
 use twat_cache_common::clock::{deadline, is_expired, now_nanos};
 use twat_cache_common::stats::Counters;
 
@@ -61,7 +61,8 @@ pub(crate) enum ReadMode {
 /// What a lookup found.
 pub(crate) enum Lookup<V> {
     Hit(V),
-    Miss,
+    /// Not there; carries the shard's store count seen (see `Shard::stored`).
+    Miss(u64),
     Expired,
 }
 
@@ -89,29 +90,19 @@ pub(crate) trait ShardMap<K, V> {
     fn keys(&self) -> Vec<K>;
 }
 
-/// One shard's lock on a cache line of its own, so that threads working on different
-/// shards never bounce each other's lock word (false sharing).
-#[repr(align(128))]
-pub(crate) struct Padded<T>(T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    #[inline]
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 /// What one lock guards: the shard's map, and the computations of its keys in progress.
 pub(crate) struct Shard<K, V, M> {
     pub(crate) map: M,
     pending: Vec<Pending<K, V>>,
     next_id: u64,
+    /// How many values were ever stored into `map`. Unchanged since a lookup missed (under
+    /// this lock), the key is still absent: a miss then skips its re-check.
+    stored: u64,
 }
 
 /// N locked shards sharing one hasher.
 pub(crate) struct Sharded<K, V, M, S> {
-    shards: Box<[Padded<RwLock<Shard<K, V, M>>>]>,
+    shards: StripedLocks<Shard<K, V, M>>,
     mode: ReadMode,
     capacity: Box<[usize]>,
     hasher: S,
@@ -153,16 +144,12 @@ impl<K, V, M, S: BuildHasher> Sharded<K, V, M, S> {
             })
             .collect();
         Sharded {
-            shards: capacity
-                .iter()
-                .map(|&c| {
-                    Padded(RwLock::new(Shard {
-                        map: make(c),
-                        pending: Vec::new(),
-                        next_id: 0,
-                    }))
-                })
-                .collect(),
+            shards: StripedLocks::new(capacity.iter().map(|&c| Shard {
+                map: make(c),
+                pending: Vec::new(),
+                next_id: 0,
+                stored: 0,
+            })),
             mode,
             capacity,
             hasher,
@@ -186,25 +173,27 @@ impl<K, V, M, S: BuildHasher> Sharded<K, V, M, S> {
         self.shards.len()
     }
 
-    pub(crate) fn lock(&self, i: usize) -> MappedRwLockReadGuard<'_, M> {
-        RwLockReadGuard::map(self.shards[i].read(), |s| &s.map)
+    pub(crate) fn lock(&self, i: usize) -> ReadGuard<'_, Shard<K, V, M>> {
+        self.shards.read(i)
     }
 }
 
 /// Makes room for one more entry in a locked shard and stores it; returns (evicted,
-/// expired) counts.
+/// expired) counts. `known_absent`: the caller knows `key` is not in the map.
 fn store_locked<K, V, M>(
-    map: &mut M,
+    shard: &mut Shard<K, V, M>,
     cap: usize,
     hash: u64,
     key: K,
     slot: Slot<V>,
     now: u64,
+    known_absent: bool,
 ) -> (u64, u64)
 where
     M: ShardMap<K, V>,
     K: Hash + Eq,
 {
+    let map = &mut shard.map;
     let mut expired = 0;
     // Amortized sweeping: each insert retires up to two expired entries at the
     // policy's end of the queue, so a ttl cache under writes never fills with the dead.
@@ -214,12 +203,13 @@ where
         }
     }
     let mut evicted = 0;
-    if map.len() >= cap && map.peek(hash, &key).is_none() {
+    if map.len() >= cap && (known_absent || map.peek(hash, &key).is_none()) {
         while map.len() >= cap && map.evict_one() {
             evicted += 1;
         }
     }
     map.insert(hash, key, slot);
+    shard.stored = shard.stored.wrapping_add(1);
     (evicted, expired)
 }
 
@@ -270,15 +260,19 @@ where
         let now = memo.now();
         let slot = Slot::new(value.clone(), deadline(memo.ttl));
         let sharded = self.sharded;
-        let mut shard = sharded.shards[self.index].write();
+        let mut shard = sharded.shards.write(self.index);
         let pending = self.take_pending(&mut shard);
+        // Nothing stored into this shard since the claim (which found the key absent):
+        // it is still absent.
+        let known_absent = shard.stored == pending.stored_at_claim;
         let (evicted, expired) = store_locked(
-            &mut shard.map,
+            &mut shard,
             sharded.capacity[self.index],
             pending.hash,
             pending.key,
             slot,
             now,
+            known_absent,
         );
         drop(shard);
         std::mem::forget(self);
@@ -298,7 +292,7 @@ where
     V: Clone,
 {
     fn drop(&mut self) {
-        let mut shard = self.sharded.shards[self.index].write();
+        let mut shard = self.sharded.shards.write(self.index);
         let pending = self.take_pending(&mut shard);
         drop(shard);
         if let Some(waiters) = pending.waiters {
@@ -331,9 +325,9 @@ where
         Q: ?Sized + Hash + Eq,
     {
         if self.mode != ReadMode::Exclusive {
-            let guard = self.shards[i].read();
+            let guard = self.shards.read(i);
             match guard.map.peek(hash, key) {
-                None => return Lookup::Miss,
+                None => return Lookup::Miss(guard.stored),
                 Some(slot) if !is_expired(slot.expires, now) => {
                     if self.mode == ReadMode::Mark {
                         slot.mark();
@@ -354,14 +348,14 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let mut guard = self.shards[i].write();
+        let mut guard = self.shards.write(i);
         let found = if self.mode == ReadMode::Exclusive {
             guard.map.get(hash, key).map(|s| &*s)
         } else {
             guard.map.peek(hash, key)
         };
         match found {
-            None => Lookup::Miss,
+            None => Lookup::Miss(guard.stored),
             Some(slot) if !is_expired(slot.expires, now) => Lookup::Hit(slot.value.clone()),
             Some(_) => {
                 guard.map.remove(hash, key);
@@ -390,14 +384,14 @@ where
                 memo.counters.hit();
                 Ok(v)
             }
-            Lookup::Miss => {
+            Lookup::Miss(stored) => {
                 memo.counters.miss();
-                self.compute_missing(hash, i, key, memo, compute)
+                self.compute_missing(hash, i, key, memo, compute, Some(stored))
             }
             Lookup::Expired => {
                 memo.counters.expired(1);
                 memo.counters.miss();
-                self.compute_missing(hash, i, key, memo, compute)
+                self.compute_missing(hash, i, key, memo, compute, None)
             }
         }
     }
@@ -412,6 +406,7 @@ where
         key: K,
         memo: &Memo<'_>,
         compute: impl FnOnce() -> Result<V, E>,
+        mut seen: Option<u64>,
     ) -> Result<V, E> {
         if !memo.single_flight {
             let v = compute()?;
@@ -420,9 +415,11 @@ where
         }
         let me = thread_token();
         loop {
-            let mut shard = self.shards[i].write();
-            // Another caller may have stored the value since our miss.
-            if let Some(slot) = shard.map.peek(hash, &key)
+            let mut shard = self.shards.write(i);
+            // Another caller may have stored the value since our miss (not if nothing was
+            // stored into this shard at all since).
+            if seen.take() != Some(shard.stored)
+                && let Some(slot) = shard.map.peek(hash, &key)
                 && !is_expired(slot.expires, memo.now())
             {
                 return Ok(slot.value.clone());
@@ -449,11 +446,13 @@ where
             }
             let id = shard.next_id;
             shard.next_id = id.wrapping_add(1);
+            let stored_at_claim = shard.stored;
             shard.pending.push(Pending {
                 hash,
                 key,
                 id,
                 leader: me,
+                stored_at_claim,
                 waiters: None,
             });
             drop(shard);
@@ -473,12 +472,13 @@ where
         let now = memo.now();
         let slot = Slot::new(value.clone(), deadline(memo.ttl));
         let (evicted, expired) = store_locked(
-            &mut self.shards[i].write().map,
+            &mut self.shards.write(i),
             self.capacity[i],
             hash,
             key,
             slot,
             now,
+            false,
         );
         memo.counters.insert();
         memo.counters.evicted(evicted);
@@ -491,7 +491,7 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let (hash, i) = self.locate(key);
-        let shard = self.shards[i].read();
+        let shard = self.shards.read(i);
         shard
             .map
             .peek(hash, key)
@@ -503,12 +503,13 @@ where
     pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) -> (u64, u64) {
         let (hash, i) = self.locate(&key);
         store_locked(
-            &mut self.shards[i].write().map,
+            &mut self.shards.write(i),
             self.capacity[i],
             hash,
             key,
             slot,
             now,
+            false,
         )
     }
 
@@ -518,31 +519,31 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let (hash, i) = self.locate(key);
-        self.shards[i].write().map.remove(hash, key)
+        self.shards.write(i).map.remove(hash, key)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map.len()).sum()
+        (0..self.shards.len())
+            .map(|i| self.shards.read(i).map.len())
+            .sum()
     }
 
     pub(crate) fn clear(&self) {
-        for s in self.shards.iter() {
-            s.write().map.clear();
+        for i in 0..self.shards.len() {
+            self.shards.write(i).map.clear();
         }
     }
 
     pub(crate) fn remove_expired(&self, now: u64) -> u64 {
         // One shard at a time, so callers of other shards are never held up.
-        self.shards
-            .iter()
-            .map(|s| s.write().map.remove_expired(now))
+        (0..self.shards.len())
+            .map(|i| self.shards.write(i).map.remove_expired(now))
             .sum()
     }
 
     pub(crate) fn keys(&self) -> Vec<K> {
-        self.shards
-            .iter()
-            .flat_map(|s| s.read().map.keys())
+        (0..self.shards.len())
+            .flat_map(|i| self.shards.read(i).map.keys())
             .collect()
     }
 }
