@@ -61,7 +61,6 @@ extern crate self as twat_mcache;
 mod builder;
 mod cache;
 mod hasher;
-mod lock;
 #[cfg(feature = "schnellru")]
 mod lru;
 mod pending;

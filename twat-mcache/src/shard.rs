@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use std::time::Duration;
 
-use crate::lock::{ReadGuard, StripedLocks};
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use twat_cache_common::clock::{deadline, is_expired, now_nanos};
 use twat_cache_common::stats::Counters;
 
@@ -100,9 +100,22 @@ pub(crate) struct Shard<K, V, M> {
     stored: u64,
 }
 
+/// One shard's lock on a cache line of its own, so that threads working on different
+/// shards never bounce each other's lock word (false sharing).
+#[repr(align(128))]
+pub(crate) struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// N locked shards sharing one hasher.
 pub(crate) struct Sharded<K, V, M, S> {
-    shards: StripedLocks<Shard<K, V, M>>,
+    shards: Box<[Padded<RwLock<Shard<K, V, M>>>]>,
     mode: ReadMode,
     capacity: Box<[usize]>,
     hasher: S,
@@ -144,12 +157,17 @@ impl<K, V, M, S: BuildHasher> Sharded<K, V, M, S> {
             })
             .collect();
         Sharded {
-            shards: StripedLocks::new(capacity.iter().map(|&c| Shard {
-                map: make(c),
-                pending: Vec::new(),
-                next_id: 0,
-                stored: 0,
-            })),
+            shards: capacity
+                .iter()
+                .map(|&c| {
+                    Padded(RwLock::new(Shard {
+                        map: make(c),
+                        pending: Vec::new(),
+                        next_id: 0,
+                        stored: 0,
+                    }))
+                })
+                .collect(),
             mode,
             capacity,
             hasher,
@@ -173,8 +191,8 @@ impl<K, V, M, S: BuildHasher> Sharded<K, V, M, S> {
         self.shards.len()
     }
 
-    pub(crate) fn lock(&self, i: usize) -> ReadGuard<'_, Shard<K, V, M>> {
-        self.shards.read(i)
+    pub(crate) fn lock(&self, i: usize) -> MappedRwLockReadGuard<'_, M> {
+        RwLockReadGuard::map(self.shards[i].read(), |s| &s.map)
     }
 }
 
@@ -260,7 +278,7 @@ where
         let now = memo.now();
         let slot = Slot::new(value.clone(), deadline(memo.ttl));
         let sharded = self.sharded;
-        let mut shard = sharded.shards.write(self.index);
+        let mut shard = sharded.shards[self.index].write();
         let pending = self.take_pending(&mut shard);
         // Nothing stored into this shard since the claim (which found the key absent):
         // it is still absent.
@@ -292,7 +310,7 @@ where
     V: Clone,
 {
     fn drop(&mut self) {
-        let mut shard = self.sharded.shards.write(self.index);
+        let mut shard = self.sharded.shards[self.index].write();
         let pending = self.take_pending(&mut shard);
         drop(shard);
         if let Some(waiters) = pending.waiters {
@@ -325,7 +343,7 @@ where
         Q: ?Sized + Hash + Eq,
     {
         if self.mode != ReadMode::Exclusive {
-            let guard = self.shards.read(i);
+            let guard = self.shards[i].read();
             match guard.map.peek(hash, key) {
                 None => return Lookup::Miss(guard.stored),
                 Some(slot) if !is_expired(slot.expires, now) => {
@@ -348,7 +366,7 @@ where
         K: Borrow<Q>,
         Q: ?Sized + Hash + Eq,
     {
-        let mut guard = self.shards.write(i);
+        let mut guard = self.shards[i].write();
         let found = if self.mode == ReadMode::Exclusive {
             guard.map.get(hash, key).map(|s| &*s)
         } else {
@@ -415,7 +433,7 @@ where
         }
         let me = thread_token();
         loop {
-            let mut shard = self.shards.write(i);
+            let mut shard = self.shards[i].write();
             // Another caller may have stored the value since our miss (not if nothing was
             // stored into this shard at all since).
             if seen.take() != Some(shard.stored)
@@ -472,7 +490,7 @@ where
         let now = memo.now();
         let slot = Slot::new(value.clone(), deadline(memo.ttl));
         let (evicted, expired) = store_locked(
-            &mut self.shards.write(i),
+            &mut self.shards[i].write(),
             self.capacity[i],
             hash,
             key,
@@ -491,7 +509,7 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let (hash, i) = self.locate(key);
-        let shard = self.shards.read(i);
+        let shard = self.shards[i].read();
         shard
             .map
             .peek(hash, key)
@@ -503,7 +521,7 @@ where
     pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) -> (u64, u64) {
         let (hash, i) = self.locate(&key);
         store_locked(
-            &mut self.shards.write(i),
+            &mut self.shards[i].write(),
             self.capacity[i],
             hash,
             key,
@@ -519,31 +537,31 @@ where
         Q: ?Sized + Hash + Eq,
     {
         let (hash, i) = self.locate(key);
-        self.shards.write(i).map.remove(hash, key)
+        self.shards[i].write().map.remove(hash, key)
     }
 
     pub(crate) fn len(&self) -> usize {
         (0..self.shards.len())
-            .map(|i| self.shards.read(i).map.len())
+            .map(|i| self.shards[i].read().map.len())
             .sum()
     }
 
     pub(crate) fn clear(&self) {
         for i in 0..self.shards.len() {
-            self.shards.write(i).map.clear();
+            self.shards[i].write().map.clear();
         }
     }
 
     pub(crate) fn remove_expired(&self, now: u64) -> u64 {
         // One shard at a time, so callers of other shards are never held up.
         (0..self.shards.len())
-            .map(|i| self.shards.write(i).map.remove_expired(now))
+            .map(|i| self.shards[i].write().map.remove_expired(now))
             .sum()
     }
 
     pub(crate) fn keys(&self) -> Vec<K> {
         (0..self.shards.len())
-            .flat_map(|i| self.shards.read(i).map.keys())
+            .flat_map(|i| self.shards[i].read().map.keys())
             .collect()
     }
 }

@@ -157,7 +157,7 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
     pub fn shard_lens(&self) -> Vec<usize> {
         each!(self, s => (0..s.shard_len()).map(|i| {
             use crate::shard::ShardMap;
-            ShardMap::<K, V>::len(&s.lock(i).map)
+            ShardMap::<K, V>::len(&*s.lock(i))
         }).collect())
     }
 }
