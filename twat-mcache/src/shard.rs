@@ -113,9 +113,12 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
+/// One shard behind its lock, on cache lines of its own.
+type LockedShard<K, V, M> = Padded<RwLock<Shard<K, V, M>>>;
+
 /// N locked shards sharing one hasher.
 pub(crate) struct Sharded<K, V, M, S> {
-    shards: Box<[Padded<RwLock<Shard<K, V, M>>>]>,
+    shards: Box<[LockedShard<K, V, M>]>,
     mode: ReadMode,
     capacity: Box<[usize]>,
     hasher: S,

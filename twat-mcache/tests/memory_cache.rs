@@ -296,3 +296,89 @@ fn lru_keeps_a_hot_key_through_churn() {
         assert_eq!(c.len(), 100);
     }
 }
+
+#[test]
+fn an_error_wakes_the_waiters_and_one_of_them_computes() {
+    let c = MemoryCache::<u32, u32>::builder().build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(Barrier::new(2));
+    let leader = {
+        let (c, runs, started) = (c.clone(), runs.clone(), started.clone());
+        thread::spawn(move || {
+            c.try_get_or_insert_with(1, || {
+                runs.fetch_add(1, Ordering::SeqCst);
+                started.wait();
+                thread::sleep(Duration::from_millis(300));
+                Err("down")
+            })
+        })
+    };
+    started.wait();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let (c, runs) = (c.clone(), runs.clone());
+            thread::spawn(move || {
+                c.try_get_or_insert_with(1, || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok::<u32, &str>(7)
+                })
+            })
+        })
+        .collect();
+    assert_eq!(leader.join().unwrap(), Err("down"));
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(7));
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the failed run and one retry"
+    );
+    assert_eq!(c.stats().inserts, 1);
+}
+
+#[test]
+fn misses_on_different_keys_of_one_shard_compute_at_the_same_time() {
+    // maxsize < 128: one shard, so all four computations are pending in it together. Each
+    // body waits for the other three: if one waited for another's key, this would hang.
+    let c = cache(Policy::Lru, 50);
+    assert_eq!(c.inner().shard_count(), 1);
+    let all_in = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4u64)
+        .map(|k| {
+            let (c, all_in) = (c.clone(), all_in.clone());
+            thread::spawn(move || {
+                c.get_or_insert_with(k, || {
+                    all_in.wait();
+                    k * 10
+                })
+            })
+        })
+        .collect();
+    for (k, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), k as u64 * 10);
+    }
+    let s = c.stats();
+    assert_eq!((s.misses, s.inserts, s.entries), (4, 4, 4));
+}
+
+#[test]
+fn memoized_calls_count_exactly_with_and_without_single_flight() {
+    for single_flight in [true, false] {
+        let c = MemoryCache::<u64, u64>::builder()
+            .maxsize(10)
+            .single_flight(single_flight)
+            .build()
+            .unwrap();
+        for k in 0..30 {
+            assert_eq!(c.get_or_insert_with(k, || k + 1), k + 1);
+            assert_eq!(c.get_or_insert_with(k, || unreachable!("stored")), k + 1);
+        }
+        let s = c.stats();
+        assert_eq!(
+            (s.hits, s.misses, s.inserts, s.evictions, s.entries),
+            (30, 30, 30, 20, 10),
+            "single_flight = {single_flight}"
+        );
+    }
+}
