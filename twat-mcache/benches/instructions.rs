@@ -11,9 +11,16 @@
 //! whatever `ops` is, so xtask runs two counts and divides the difference by the difference
 //! of `ops`: what is left is the cost of one operation.
 //!
+//! `instructions interleaved [rounds]` times instead (`cargo xtask bench --interleaved`):
+//! every contender of a workload runs a short burst in turn, round after round, and the
+//! median of its bursts is reported. Load from other processes then falls on every
+//! contender alike, so the ratios hold on a shared, noisy machine where criterion's
+//! one-after-another groups drift.
+//!
 //! Run by `cargo bench` without arguments, it says so and exits.
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use twat_mcache::MemoryCache;
 
@@ -64,8 +71,148 @@ fn memo(contender: &str, capacity: usize) -> Option<Box<dyn Fn(u64) -> u64>> {
     })
 }
 
+type Memo = Box<dyn Fn(u64) -> u64 + Sync>;
+
+fn memo_sync(contender: &str, capacity: usize) -> Memo {
+    match contender {
+        "mcache" | "mcache_std" => {
+            let mut b = MemoryCache::<u64, u64>::builder().maxsize(capacity);
+            if contender == "mcache_std" {
+                b = b.force_std_backend();
+            }
+            let c = b.build().unwrap();
+            Box::new(move |k| c.get_or_insert_with(k, || k.wrapping_mul(3)))
+        }
+        "quick_cache" => {
+            let c = quick_cache::sync::Cache::<u64, u64>::new(capacity);
+            Box::new(move |k| {
+                c.get_or_insert_with(&k, || Ok::<u64, ()>(k.wrapping_mul(3)))
+                    .unwrap()
+            })
+        }
+        "moka" => {
+            let c = moka::sync::Cache::<u64, u64>::new(capacity as u64);
+            Box::new(move |k| c.get_with(k, || k.wrapping_mul(3)))
+        }
+        "cached" if capacity > KEYS as usize => Box::new(cached_hit),
+        "cached" => Box::new(cached_miss),
+        other => panic!("unknown contender {other:?}"),
+    }
+}
+
+/// One burst: `ops` calls from `threads` threads; nanoseconds per call (wall time / calls).
+fn burst(m: &Memo, seq: &[u64], hit: bool, threads: usize, ops: usize, next: &mut u64) -> f64 {
+    let per_thread = ops / threads;
+    let base = *next;
+    *next += ops as u64;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mut i = t * 1_237;
+                for n in 0..per_thread {
+                    let k = if hit {
+                        i = (i + 1) % seq.len();
+                        seq[i]
+                    } else {
+                        base + (t * per_thread + n) as u64
+                    };
+                    black_box(m(black_box(k)));
+                }
+            });
+        }
+    });
+    start.elapsed().as_nanos() as f64 / (per_thread * threads) as f64
+}
+
+fn interleaved(rounds: usize) {
+    let seq = sequence();
+    // (workload, threads, capacity, ops per burst, contenders)
+    let workloads: &[(&str, usize, usize, usize, &[&str])] = &[
+        (
+            "hit",
+            1,
+            20_000,
+            200_000,
+            &["mcache", "mcache_std", "quick_cache", "cached", "moka"],
+        ),
+        (
+            "hit",
+            2,
+            20_000,
+            200_000,
+            &["mcache", "mcache_std", "quick_cache", "cached"],
+        ),
+        (
+            "hit",
+            4,
+            20_000,
+            200_000,
+            &["mcache", "quick_cache", "cached"],
+        ),
+        (
+            "hit",
+            8,
+            20_000,
+            200_000,
+            &["mcache", "quick_cache", "cached"],
+        ),
+        (
+            "miss_evict",
+            1,
+            1_000,
+            50_000,
+            &["mcache", "mcache_std", "quick_cache", "cached"],
+        ),
+    ];
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("| workload | threads | contender | median ns/op | ratio to mcache |");
+    println!("|---|---:|---|---:|---:|");
+    for &(workload, threads, capacity, ops, names) in workloads {
+        let hit = workload == "hit";
+        let memos: Vec<Memo> = names.iter().map(|n| memo_sync(n, capacity)).collect();
+        let mut next = 1u64 << 40;
+        for m in &memos {
+            if hit {
+                for k in 0..KEYS {
+                    m(k);
+                }
+            }
+            // A warm-up burst (fills the miss caches past capacity).
+            burst(m, &seq, hit, threads, ops / 4, &mut next);
+        }
+        let mut times = vec![Vec::with_capacity(rounds); memos.len()];
+        for _ in 0..rounds {
+            for (m, t) in memos.iter().zip(&mut times) {
+                t.push(burst(m, &seq, hit, threads, ops, &mut next));
+            }
+        }
+        let medians: Vec<f64> = times
+            .iter_mut()
+            .map(|t| {
+                t.sort_by(f64::total_cmp);
+                t[t.len() / 2]
+            })
+            .collect();
+        for (name, ns) in names.iter().zip(&medians) {
+            println!(
+                "| {workload} | {threads} | {name} | {ns:.1} | {:.2}× |",
+                ns / medians[0]
+            );
+        }
+    }
+    println!(
+        "\nmedian of {rounds} interleaved bursts per contender, {cores} cores; ratio = this \
+         row's time / mcache's in the same workload and thread count (above 1: mcache is faster)."
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("interleaved") {
+        interleaved(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(15));
+        return;
+    }
     let (Some(contender), Some(workload), Some(ops)) = (
         args.first(),
         args.get(1),

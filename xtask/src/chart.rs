@@ -9,12 +9,20 @@ use std::fmt::Write as _;
 const PANELS: &[(&str, &str)] = &[
     ("hit_1t", "memory hit, 1 thread"),
     ("hit_2t", "memory hit, 2 threads (time per op)"),
+    (
+        "hit_threads",
+        "memory hit, <crate>_<threads> (time per op: wall / all ops)",
+    ),
     ("miss_evict", "memory miss + insert + evict (cap 1k)"),
     ("decorator", "decorated function, hit"),
     ("hit_10000", "LMDB hit, 10k keys"),
     ("miss_store_10k", "LMDB miss + store"),
     ("fcache_hit_1KiB", "file hit, 1 KiB"),
 ];
+
+fn is_ours(id: &str) -> bool {
+    id.starts_with("mcache") || id.starts_with("twat") || id.starts_with("bcache")
+}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -59,11 +67,24 @@ pub(crate) fn svg(estimates: &BTreeMap<String, Vec<(String, f64)>>, note: &str) 
             escape(title)
         );
         y += 24.0;
-        let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max);
+        // The scale ends at 4× our time (or the slowest row, if nearer): a contender 20×
+        // slower would flatten every other bar; its bar is cut and its time still written.
+        let ours_ns = rows
+            .iter()
+            .find(|r| is_ours(&r.0))
+            .map_or(f64::MAX, |r| r.1);
+        let max = rows
+            .iter()
+            .map(|r| r.1)
+            .fold(0.0_f64, f64::max)
+            .min(4.0 * ours_ns);
         for (id, ns) in rows {
-            let ours =
-                id.starts_with("mcache") || id.starts_with("twat") || id.starts_with("bcache");
-            let w = if max > 0.0 { ns / max * BAR_AREA } else { 0.0 };
+            let ours = is_ours(id);
+            let w = if max > 0.0 {
+                ns.min(max) / max * BAR_AREA
+            } else {
+                0.0
+            };
             let color = if ours { "#d9480f" } else { "#868e96" };
             let _ = writeln!(
                 out,
@@ -75,7 +96,11 @@ pub(crate) fn svg(estimates: &BTreeMap<String, Vec<(String, f64)>>, note: &str) 
                 ROW - 5.0,
                 LABEL + w + 6.0,
                 y + 13.0,
-                escape(&crate::format_ns(*ns)),
+                escape(&format!(
+                    "{}{}",
+                    crate::format_ns(*ns),
+                    if *ns > max { " (bar cut)" } else { "" }
+                )),
             );
             y += ROW;
         }

@@ -25,6 +25,21 @@ const RUNS: &[(&str, &str)] = &[
     ("miss", "cached"),
 ];
 
+/// `cargo xtask bench --interleaved`: the same executable timing every contender in
+/// alternating bursts (see `twat-mcache/benches/instructions.rs`); prints its table.
+pub(crate) fn interleaved() -> Result<(), String> {
+    let exe = build()?;
+    let status = Command::new(&exe)
+        .arg("interleaved")
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} interleaved failed ({status})", exe.display()))
+    }
+}
+
 /// Builds the `instructions` bench of twat-mcache and returns its executable.
 fn build() -> Result<PathBuf, String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))

@@ -7,7 +7,8 @@
 //!   (`package` is `cargo publish --dry-run` of every crate).
 //! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios,
 //!   and the chart `docs/performance.svg`; `--instructions` counts instructions per memory
-//!   hit and miss under callgrind instead (see `instructions.rs`).
+//!   hit and miss under callgrind instead (see `instructions.rs`), `--interleaved` times
+//!   them in alternating bursts.
 
 mod chart;
 mod instructions;
@@ -49,6 +50,10 @@ enum Task {
         /// `valgrind --tool=callgrind` instead of timing: repeatable on a noisy machine.
         #[arg(long)]
         instructions: bool,
+        /// Time the memory hit (1, 2, 4, 8 threads) and miss of ours and the anchors in
+        /// alternating bursts, so that the ratios hold on a busy machine.
+        #[arg(long)]
+        interleaved: bool,
     },
 }
 
@@ -339,9 +344,17 @@ fn print_table() {
     }
 }
 
-fn bench(filter: Option<String>, table_only: bool, instructions: bool) -> Result<(), String> {
+fn bench(
+    filter: Option<String>,
+    table_only: bool,
+    instructions: bool,
+    interleaved: bool,
+) -> Result<(), String> {
     if instructions {
         return instructions::run().map(drop);
+    }
+    if interleaved {
+        return instructions::interleaved();
     }
     if !table_only {
         // Each bench file with the features its comparisons need (Redis benches skip
@@ -393,7 +406,8 @@ fn main() -> ExitCode {
             filter,
             table_only,
             instructions,
-        } => bench(filter, table_only, instructions),
+            interleaved,
+        } => bench(filter, table_only, instructions, interleaved),
     };
     match result {
         Ok(()) => {
