@@ -132,10 +132,7 @@ where
         let core = &*self.core;
         let now = self.now();
         let slot = Slot::new(value, deadline(core.ttl));
-        let (evicted, expired) = core.store.insert(key, slot, now);
-        core.counters.insert();
-        core.counters.evicted(evicted);
-        core.counters.expired(expired);
+        core.store.insert(key, slot, now);
     }
 
     /// Removes `key`; true if it was present.
@@ -240,6 +237,11 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         let mut s = CacheStats::new(self.name.clone(), self.store.backend());
         s.kind = self.kind.to_owned();
         self.counters.fill(&mut s);
+        // Inserts and evictions are counted in the shards, under their write locks.
+        let (inserts, evictions, expired) = self.store.tally();
+        s.inserts += inserts;
+        s.evictions += evictions;
+        s.expired += expired;
         s.entries = self.store.len() as u64;
         s.maxsize = self.maxsize.map(|m| m as u64);
         s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
@@ -251,9 +253,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         if self.ttl.is_none() {
             return 0;
         }
-        let n = self.store.remove_expired(now_nanos());
-        self.counters.expired(n);
-        n
+        // Counted in the shards.
+        self.store.remove_expired(now_nanos())
     }
 }
 

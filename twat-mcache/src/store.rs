@@ -133,7 +133,7 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
         each!(self, s => s.get_or_compute(key, memo, compute))
     }
 
-    pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) -> (u64, u64) {
+    pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) {
         each!(self, s => s.insert(key, slot, now))
     }
 
@@ -142,6 +142,11 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
         K: Borrow<Q>,
     {
         each!(self, s => s.remove(key))
+    }
+
+    /// (inserts, evictions, expired dropped by inserts and sweeps) counted in the shards.
+    pub(crate) fn tally(&self) -> (u64, u64, u64) {
+        each!(self, s => s.tally())
     }
 
     pub(crate) fn clear(&self) {
