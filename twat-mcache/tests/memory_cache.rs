@@ -367,3 +367,63 @@ fn memoized_calls_count_exactly_with_and_without_single_flight() {
         );
     }
 }
+
+#[test]
+fn many_threads_on_few_keys_compute_each_key_once_through_panics() {
+    // 8 threads call 64 keys (one shard: several computations pending in it at once). The
+    // first computation of every key divisible by 5 panics; its waiters must wake, one of
+    // them computes, and every other key's body runs exactly once.
+    for c in [
+        MemoryCache::<u64, u64>::builder()
+            .maxsize(100)
+            .build()
+            .unwrap(),
+        MemoryCache::builder()
+            .maxsize(100)
+            .force_std_backend()
+            .build()
+            .unwrap(),
+    ] {
+        each_key_once_through_panics(c);
+    }
+}
+
+fn each_key_once_through_panics(c: MemoryCache<u64, u64>) {
+    assert_eq!(c.inner().shard_count(), 1);
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..64).map(|_| AtomicUsize::new(0)).collect());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (c, runs, barrier) = (c.clone(), runs.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                for i in 0..2_000u64 {
+                    let k = (i * 7 + t * 13) % 64;
+                    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        c.get_or_insert_with(k, || {
+                            let n = runs[k as usize].fetch_add(1, Ordering::SeqCst);
+                            thread::yield_now();
+                            if k % 5 == 0 && n == 0 {
+                                panic!("first computation of {k} fails");
+                            }
+                            k * 3
+                        })
+                    }));
+                    if let Ok(v) = got {
+                        assert_eq!(v, k * 3);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for k in 0..64u64 {
+        let expected = if k % 5 == 0 { 2 } else { 1 };
+        assert_eq!(runs[k as usize].load(Ordering::SeqCst), expected, "key {k}");
+        assert_eq!(c.get(&k), Some(k * 3));
+    }
+    assert_eq!(c.stats().inserts, 64);
+    assert_eq!(c.len(), 64);
+}
