@@ -326,6 +326,19 @@ fn print_table() {
             .or_else(|| rows.first())
             .map(|r| r.1);
         for (id, ns) in rows {
+            // Rows of a parameter sweep (`<crate>_<n>`, e.g. threads in `hit_threads`)
+            // compare with our row of the same `n`.
+            let reference = id
+                .rsplit_once('_')
+                .filter(|(_, n)| n.parse::<u32>().is_ok())
+                .and_then(|(_, n)| {
+                    rows.iter().find(|(o, _)| {
+                        (o.starts_with("mcache") || o.starts_with("twat"))
+                            && o.ends_with(&format!("_{n}"))
+                    })
+                })
+                .map(|r| r.1)
+                .or(reference);
             let ratio = reference.map_or(String::from("-"), |r| format!("{:.2}×", ns / r));
             println!("| {group} | {id} | {} | {ratio} |", format_ns(*ns));
         }
