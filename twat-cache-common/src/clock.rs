@@ -29,6 +29,7 @@ pub fn now_nanos() -> u64 {
 /// assert_eq!(deadline(None), 0);
 /// assert!(deadline(Some(Duration::from_secs(1))) > now_nanos());
 /// ```
+#[inline]
 pub fn deadline(ttl: Option<Duration>) -> u64 {
     match ttl {
         None => 0,

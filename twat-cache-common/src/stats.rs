@@ -123,6 +123,7 @@ impl CacheStats {
 }
 
 const SLOTS: usize = 16;
+const _: () = assert!(SLOTS.is_power_of_two(), "slot() masks with SLOTS - 1");
 
 /// One cache line of counters, so that two threads in different slots never share a line.
 #[derive(Default)]
@@ -193,6 +194,7 @@ fn bump(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+#[inline]
 fn slot_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -211,7 +213,8 @@ fn slot_index() -> usize {
 impl Counters {
     #[inline]
     fn slot(&self) -> &Slot {
-        &self.slots[slot_index()]
+        // The mask tells the compiler the index is in bounds (slot_index() < SLOTS).
+        &self.slots[slot_index() & (SLOTS - 1)]
     }
     /// Counts a hit.
     ///

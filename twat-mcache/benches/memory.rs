@@ -8,6 +8,9 @@
 //!   lower number is more total throughput.
 //! - `miss_evict`: capacity 1k, every call a new key (a miss that stores and evicts).
 //! - `decorator`: a `#[mcache]` function hit vs the cache called by hand vs `#[cached]`.
+//! - `hit_threads`: the hit of `hit_1t` from 1, 2, 4 and 8 threads (`<crate>/<threads>`);
+//!   time per op = wall time / total ops. Threads beyond the machine's cores share them, so
+//!   read those rows on a machine with at least 8.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -176,6 +179,36 @@ fn hits(c: &mut Criterion) {
         });
     }
     two.finish();
+
+    // Thread scaling: ours and the two nearest anchors.
+    let mut scaling = c.benchmark_group("hit_threads");
+    for (name, m) in all
+        .iter()
+        .filter(|(n, _)| ["mcache", "quick_cache", "cached"].contains(n))
+    {
+        for threads in [1u64, 2, 4, 8] {
+            scaling.bench_function(format!("{name}/{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    let per_thread = iters.div_ceil(threads);
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for t in 0..threads {
+                            let (m, seq) = (&**m, &seq);
+                            s.spawn(move || {
+                                let mut i = (t * 1_237) as usize;
+                                for _ in 0..per_thread {
+                                    i = (i + 1) % seq.len();
+                                    black_box(m.call(black_box(seq[i])));
+                                }
+                            });
+                        }
+                    });
+                    start.elapsed()
+                })
+            });
+        }
+    }
+    scaling.finish();
 }
 
 fn misses(c: &mut Criterion) {

@@ -10,15 +10,14 @@ use twat_cache_common::clock::{deadline, now_nanos};
 use twat_cache_common::metrics;
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
-use twat_cache_common::{Backend, CacheStats, Policy, SingleFlight};
+use twat_cache_common::{Backend, CacheStats, Policy};
 
 use crate::MemoryCacheBuilder;
-use crate::shard::{Lookup, Slot};
+use crate::shard::{Lookup, Memo, Slot};
 use crate::store::MemoryStore;
 
 struct Core<K, V> {
     store: MemoryStore<K, V>,
-    flight: SingleFlight<K, V>,
     counters: Counters,
     ttl: Option<Duration>,
     maxsize: Option<usize>,
@@ -78,7 +77,6 @@ where
     pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Self {
         let core = Arc::new(Core {
             store: MemoryStore::new(b.policy, b.maxsize, b.force_std),
-            flight: SingleFlight::default(),
             counters: Counters::default(),
             ttl: b.ttl,
             maxsize: b.maxsize,
@@ -117,7 +115,7 @@ where
                 core.counters.hit();
                 Some(v)
             }
-            Lookup::Miss => {
+            Lookup::Miss(_) => {
                 core.counters.miss();
                 None
             }
@@ -135,10 +133,7 @@ where
         let core = &*self.core;
         let now = self.now();
         let slot = Slot::new(value, deadline(core.ttl));
-        let (evicted, expired) = core.store.insert(key, slot, now);
-        core.counters.insert();
-        core.counters.evicted(evicted);
-        core.counters.expired(expired);
+        core.store.insert(key, slot, now);
     }
 
     /// Stores `value` under `key` until `deadline` (from
@@ -153,12 +148,8 @@ where
             0 => deadline(core.ttl),
             d => d,
         };
-        let (evicted, expired) =
-            core.store
-                .insert(key, Slot::new(value, deadline_nanos), self.now());
-        core.counters.insert();
-        core.counters.evicted(evicted);
-        core.counters.expired(expired);
+        core.store
+            .insert(key, Slot::new(value, deadline_nanos), self.now());
     }
 
     /// Removes `key`; true if it was present.
@@ -248,22 +239,14 @@ where
         key: K,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        if let Some(v) = self.get(&key) {
-            return Ok(v);
-        }
         let core = &*self.core;
         let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
-        if !self.core.single_flight {
-            let v = compute()?;
-            self.insert(key, v.clone());
-            return Ok(v);
-        }
-        self.core.flight.run(
-            &key,
-            || self.core.store.peek(&key),
-            compute,
-            |v| self.insert(key.clone(), v.clone()),
-        )
+        let memo = Memo {
+            ttl: core.ttl,
+            counters: &core.counters,
+            single_flight: core.single_flight,
+        };
+        core.store.get_or_compute(key, &memo, compute)
     }
 }
 
@@ -272,6 +255,11 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         let mut s = CacheStats::new(self.name.clone(), self.store.backend());
         s.kind = self.kind.to_owned();
         self.counters.fill(&mut s);
+        // Inserts and evictions are counted in the shards, under their write locks.
+        let (inserts, evictions, expired) = self.store.tally();
+        s.inserts += inserts;
+        s.evictions += evictions;
+        s.expired += expired;
         s.entries = self.store.len() as u64;
         s.maxsize = self.maxsize.map(|m| m as u64);
         s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
@@ -283,9 +271,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         if self.ttl.is_none() {
             return 0;
         }
-        let n = self.store.remove_expired(now_nanos());
-        self.counters.expired(n);
-        n
+        // Counted in the shards.
+        self.store.remove_expired(now_nanos())
     }
 }
 

@@ -60,8 +60,10 @@ extern crate self as twat_mcache;
 
 mod builder;
 mod cache;
+mod hasher;
 #[cfg(feature = "schnellru")]
 mod lru;
+mod pending;
 mod shard;
 mod std_map;
 mod store;

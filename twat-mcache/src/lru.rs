@@ -7,19 +7,17 @@ use std::marker::PhantomData;
 use schnellru::{ByLength, LruMap};
 use twat_cache_common::clock::is_expired;
 
+use crate::hasher::KeyHasher;
 use crate::shard::{ShardMap, Slot};
-
-/// The hasher shared by every shard of a cache (ahash, seeded at random per cache).
-pub(crate) type LruHasher = ahash::RandomState;
 
 /// One shard: a schnellru map that never evicts by itself (the store makes room first, so
 /// that evictions are counted).
 pub(crate) struct LruShard<K, V> {
-    map: LruMap<K, Slot<V>, ByLength, LruHasher>,
+    map: LruMap<K, Slot<V>, ByLength, KeyHasher>,
 }
 
 impl<K: Hash + Eq, V> LruShard<K, V> {
-    pub(crate) fn new(hasher: LruHasher) -> Self {
+    pub(crate) fn new(hasher: KeyHasher) -> Self {
         LruShard {
             map: LruMap::with_hasher(ByLength::new(u32::MAX), hasher),
         }

@@ -8,11 +8,12 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, RandomState};
+use std::hash::Hash;
 
 use twat_cache_common::Policy;
 use twat_cache_common::clock::is_expired;
 
+use crate::hasher::KeyHasher;
 use crate::shard::{ShardMap, Slot};
 
 const NIL: u32 = u32::MAX;
@@ -29,7 +30,7 @@ struct Node<K, V> {
 /// One std shard.
 pub(crate) struct StdShard<K, V> {
     policy: Policy,
-    index: HashMap<K, u32, RandomState>,
+    index: HashMap<K, u32, KeyHasher>,
     nodes: Vec<Option<Node<K, V>>>,
     free: Vec<u32>,
     /// Oldest end of the list (next to evict for LRU/FIFO).
@@ -41,7 +42,7 @@ pub(crate) struct StdShard<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V> StdShard<K, V> {
-    pub(crate) fn new(policy: Policy, hasher: RandomState) -> Self {
+    pub(crate) fn new(policy: Policy, hasher: KeyHasher) -> Self {
         StdShard {
             policy,
             index: HashMap::with_hasher(hasher),

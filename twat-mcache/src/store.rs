@@ -2,19 +2,20 @@
 //! through [`MemoryCache::inner`](crate::MemoryCache::inner).
 
 use std::borrow::Borrow;
-use std::hash::{Hash, RandomState};
+use std::hash::Hash;
 
 use twat_cache_common::{Backend, Policy};
 
+use crate::hasher::KeyHasher;
 #[cfg(feature = "schnellru")]
-use crate::lru::{LruHasher, LruShard};
-use crate::shard::{Lookup, ReadMode, Sharded, Slot};
+use crate::lru::LruShard;
+use crate::shard::{Lookup, Memo, ReadMode, Sharded, Slot};
 use crate::std_map::StdShard;
 
 enum Shards<K, V> {
     #[cfg(feature = "schnellru")]
-    Lru(Sharded<LruShard<K, V>, LruHasher>),
-    Std(Sharded<StdShard<K, V>, RandomState>),
+    Lru(Sharded<K, V, LruShard<K, V>, KeyHasher>),
+    Std(Sharded<K, V, StdShard<K, V>, KeyHasher>),
 }
 
 /// The store behind a [`MemoryCache`](crate::MemoryCache): shards of `schnellru` LRU maps
@@ -59,7 +60,7 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
     pub(crate) fn new(policy: Policy, maxsize: Option<usize>, force_std: bool) -> Self {
         #[cfg(feature = "schnellru")]
         if policy == Policy::Lru && !force_std {
-            let hasher = LruHasher::new();
+            let hasher = KeyHasher::new();
             return MemoryStore {
                 shards: Shards::Lru(Sharded::new(
                     maxsize,
@@ -70,7 +71,7 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
                 backend: Backend::Schnellru,
             };
         }
-        let hasher = RandomState::new();
+        let hasher = KeyHasher::new();
         let mode = match policy {
             Policy::Lru => ReadMode::Mark,
             Policy::Fifo => ReadMode::Plain,
@@ -121,7 +122,18 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
         each!(self, s => s.get(key, now))
     }
 
-    pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) -> (u64, u64) {
+    /// The memoized call (see `Sharded::get_or_compute`).
+    #[inline]
+    pub(crate) fn get_or_compute<E>(
+        &self,
+        key: K,
+        memo: &Memo<'_>,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        each!(self, s => s.get_or_compute(key, memo, compute))
+    }
+
+    pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) {
         each!(self, s => s.insert(key, slot, now))
     }
 
@@ -130,6 +142,11 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
         K: Borrow<Q>,
     {
         each!(self, s => s.remove(key))
+    }
+
+    /// (inserts, evictions, expired dropped by inserts and sweeps) counted in the shards.
+    pub(crate) fn tally(&self) -> (u64, u64, u64) {
+        each!(self, s => s.tally())
     }
 
     pub(crate) fn clear(&self) {

@@ -233,21 +233,6 @@ fn same_key_recursion_on_one_thread_does_not_deadlock() {
 }
 
 #[test]
-fn clear_all_and_stats_all_reach_registered_caches() {
-    let c = MemoryCache::<u32, u32>::builder()
-        .name("registry-test")
-        .build()
-        .unwrap();
-    c.insert(1, 1);
-    let all = twat_mcache::stats_all();
-    let mine = all.iter().find(|s| s.name == "registry-test").unwrap();
-    assert_eq!(mine.entries, 1);
-    assert_eq!(mine.kind, "memory");
-    twat_mcache::clear_all();
-    assert!(c.is_empty());
-}
-
-#[test]
 fn many_threads_hammering_a_bounded_cache_keep_it_consistent() {
     let c = MemoryCache::<u64, u64>::builder()
         .maxsize(500)
@@ -295,4 +280,150 @@ fn lru_keeps_a_hot_key_through_churn() {
         }
         assert_eq!(c.len(), 100);
     }
+}
+
+#[test]
+fn an_error_wakes_the_waiters_and_one_of_them_computes() {
+    let c = MemoryCache::<u32, u32>::builder().build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(Barrier::new(2));
+    let leader = {
+        let (c, runs, started) = (c.clone(), runs.clone(), started.clone());
+        thread::spawn(move || {
+            c.try_get_or_insert_with(1, || {
+                runs.fetch_add(1, Ordering::SeqCst);
+                started.wait();
+                thread::sleep(Duration::from_millis(300));
+                Err("down")
+            })
+        })
+    };
+    started.wait();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let (c, runs) = (c.clone(), runs.clone());
+            thread::spawn(move || {
+                c.try_get_or_insert_with(1, || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok::<u32, &str>(7)
+                })
+            })
+        })
+        .collect();
+    assert_eq!(leader.join().unwrap(), Err("down"));
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Ok(7));
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the failed run and one retry"
+    );
+    assert_eq!(c.stats().inserts, 1);
+}
+
+#[test]
+fn misses_on_different_keys_of_one_shard_compute_at_the_same_time() {
+    // maxsize < 128: one shard, so all four computations are pending in it together. Each
+    // body waits for the other three: if one waited for another's key, this would hang.
+    let c = cache(Policy::Lru, 50);
+    assert_eq!(c.inner().shard_count(), 1);
+    let all_in = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4u64)
+        .map(|k| {
+            let (c, all_in) = (c.clone(), all_in.clone());
+            thread::spawn(move || {
+                c.get_or_insert_with(k, || {
+                    all_in.wait();
+                    k * 10
+                })
+            })
+        })
+        .collect();
+    for (k, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), k as u64 * 10);
+    }
+    let s = c.stats();
+    assert_eq!((s.misses, s.inserts, s.entries), (4, 4, 4));
+}
+
+#[test]
+fn memoized_calls_count_exactly_with_and_without_single_flight() {
+    for single_flight in [true, false] {
+        let c = MemoryCache::<u64, u64>::builder()
+            .maxsize(10)
+            .single_flight(single_flight)
+            .build()
+            .unwrap();
+        for k in 0..30 {
+            assert_eq!(c.get_or_insert_with(k, || k + 1), k + 1);
+            assert_eq!(c.get_or_insert_with(k, || unreachable!("stored")), k + 1);
+        }
+        let s = c.stats();
+        assert_eq!(
+            (s.hits, s.misses, s.inserts, s.evictions, s.entries),
+            (30, 30, 30, 20, 10),
+            "single_flight = {single_flight}"
+        );
+    }
+}
+
+#[test]
+fn many_threads_on_few_keys_compute_each_key_once_through_panics() {
+    // 8 threads call 64 keys (one shard: several computations pending in it at once). The
+    // first computation of every key divisible by 5 panics; its waiters must wake, one of
+    // them computes, and every other key's body runs exactly once.
+    for c in [
+        MemoryCache::<u64, u64>::builder()
+            .maxsize(100)
+            .build()
+            .unwrap(),
+        MemoryCache::builder()
+            .maxsize(100)
+            .force_std_backend()
+            .build()
+            .unwrap(),
+    ] {
+        each_key_once_through_panics(c);
+    }
+}
+
+fn each_key_once_through_panics(c: MemoryCache<u64, u64>) {
+    assert_eq!(c.inner().shard_count(), 1);
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..64).map(|_| AtomicUsize::new(0)).collect());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (c, runs, barrier) = (c.clone(), runs.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                for i in 0..2_000u64 {
+                    let k = (i * 7 + t * 13) % 64;
+                    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        c.get_or_insert_with(k, || {
+                            let n = runs[k as usize].fetch_add(1, Ordering::SeqCst);
+                            thread::yield_now();
+                            if k % 5 == 0 && n == 0 {
+                                panic!("first computation of {k} fails");
+                            }
+                            k * 3
+                        })
+                    }));
+                    if let Ok(v) = got {
+                        assert_eq!(v, k * 3);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for k in 0..64u64 {
+        let expected = if k % 5 == 0 { 2 } else { 1 };
+        assert_eq!(runs[k as usize].load(Ordering::SeqCst), expected, "key {k}");
+        assert_eq!(c.get(&k), Some(k * 3));
+    }
+    assert_eq!(c.stats().inserts, 64);
+    assert_eq!(c.len(), 64);
 }

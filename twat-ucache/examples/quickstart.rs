@@ -159,7 +159,16 @@ fn main() {
     let root = twat_ucache::get_cache_path("quickstart")
         .map(|p| p.display().to_string())
         .unwrap_or_else(|e| e.to_string());
-    println!("twat-cache quickstart; disk caches in {root}\n");
+    println!("twat-cache quickstart; disk caches in {root}");
+    if cfg!(debug_assertions) {
+        // Hot dependencies are optimised even here ([profile.dev.package] in the workspace's
+        // Cargo.toml); our own crates are not, so timings are a few times a release build's.
+        println!(
+            "debug build: times are a few times a release build's; \
+             `cargo run --release --example quickstart` shows release numbers"
+        );
+    }
+    println!();
 
     println!("#[mcache]: process memory (gone when the process exits)");
     let (a, first) = timed(|| primes_below(60_000));

@@ -5,7 +5,13 @@
 //!   tests, compile-fail tests, the examples, and `cargo publish --dry-run` of every crate.
 //! - `cargo xtask lint`, `cargo xtask test`, `cargo xtask package`: the parts of `ci`
 //!   (`package` is `cargo publish --dry-run` of every crate).
-//! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios.
+//! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios,
+//!   and the chart `docs/performance.svg`; `--instructions` counts instructions per memory
+//!   hit and miss under callgrind instead (see `instructions.rs`), `--interleaved` times
+//!   them in alternating bursts.
+
+mod chart;
+mod instructions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +46,14 @@ enum Task {
         /// Print the table from the last run without running anything.
         #[arg(long)]
         table_only: bool,
+        /// Count instructions per memory hit and miss (ours, quick_cache, `cached`) under
+        /// `valgrind --tool=callgrind` instead of timing: repeatable on a noisy machine.
+        #[arg(long)]
+        instructions: bool,
+        /// Time the memory hit (1, 2, 4, 8 threads) and miss of ours and the anchors in
+        /// alternating bursts, so that the ratios hold on a busy machine.
+        #[arg(long)]
+        interleaved: bool,
     },
 }
 
@@ -52,7 +66,7 @@ const FALLBACK_CRATES: &[&str] = &[
     "twat-ucache",
 ];
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask sits in the workspace")
@@ -286,7 +300,7 @@ fn read_estimates() -> BTreeMap<String, Vec<(String, f64)>> {
     out
 }
 
-fn format_ns(ns: f64) -> String {
+pub(crate) fn format_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
     } else if ns >= 1e3 {
@@ -312,6 +326,19 @@ fn print_table() {
             .or_else(|| rows.first())
             .map(|r| r.1);
         for (id, ns) in rows {
+            // Rows of a parameter sweep (`<crate>_<n>`, e.g. threads in `hit_threads`)
+            // compare with our row of the same `n`.
+            let reference = id
+                .rsplit_once('_')
+                .filter(|(_, n)| n.parse::<u32>().is_ok())
+                .and_then(|(_, n)| {
+                    rows.iter().find(|(o, _)| {
+                        (o.starts_with("mcache") || o.starts_with("twat"))
+                            && o.ends_with(&format!("_{n}"))
+                    })
+                })
+                .map(|r| r.1)
+                .or(reference);
             let ratio = reference.map_or(String::from("-"), |r| format!("{:.2}×", ns / r));
             println!("| {group} | {id} | {} | {ratio} |", format_ns(*ns));
         }
@@ -319,9 +346,29 @@ fn print_table() {
     println!(
         "\nratio = this row's time / our row's time in the same group: above 1 means ours is faster."
     );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let note = format!("criterion medians from one `cargo xtask bench` run, {cores} cores");
+    if let Some(svg) = chart::svg(&est, &note) {
+        let path = root().join("docs").join("performance.svg");
+        match std::fs::write(&path, svg) {
+            Ok(()) => eprintln!("chart: {}", path.display()),
+            Err(e) => eprintln!("chart: cannot write {}: {e}", path.display()),
+        }
+    }
 }
 
-fn bench(filter: Option<String>, table_only: bool) -> Result<(), String> {
+fn bench(
+    filter: Option<String>,
+    table_only: bool,
+    instructions: bool,
+    interleaved: bool,
+) -> Result<(), String> {
+    if instructions {
+        return instructions::run().map(drop);
+    }
+    if interleaved {
+        return instructions::interleaved();
+    }
     if !table_only {
         // Each bench file with the features its comparisons need (Redis benches skip
         // themselves, loudly, when no redis-server binary is installed).
@@ -368,7 +415,12 @@ fn main() -> ExitCode {
         Task::Lint => lint(),
         Task::Test => test(),
         Task::Package => package(),
-        Task::Bench { filter, table_only } => bench(filter, table_only),
+        Task::Bench {
+            filter,
+            table_only,
+            instructions,
+            interleaved,
+        } => bench(filter, table_only, instructions, interleaved),
     };
     match result {
         Ok(()) => {
