@@ -230,6 +230,19 @@ where
         if let Some(v) = self.get(&key) {
             return Ok(v);
         }
+        self.compute_after_miss(key, compute)
+    }
+
+    /// The miss half of [`try_get_or_insert_with`](Self::try_get_or_insert_with), for a
+    /// caller that already looked `key` up with [`get`](Self::get) (and so counted the
+    /// miss): single-flight, then `compute`, then store. A binding that must release a
+    /// lock of its own (Python's GIL) between its lookup and the wait calls this.
+    #[doc(hidden)]
+    pub fn compute_after_miss<E>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         if !self.core.single_flight {
             let v = compute()?;
             self.insert(key, v.clone());
