@@ -16,7 +16,7 @@ use twat_cache_common::{CacheStats, Namespace, Policy};
 use twat_ucache::MemoryCache;
 
 use crate::engine::{Key, Persistent, Settings, Shared};
-use crate::key::{Signature, Unkeyed, encode_custom};
+use crate::key::{KeyBuf, Signature, Unkeyed, encode_custom};
 use crate::value;
 
 /// The cache behind one decorated function.
@@ -100,8 +100,8 @@ impl Engine {
         py: Python<'_>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Option<Key>> {
-        let mut key = Vec::with_capacity(16);
+    ) -> PyResult<Option<KeyBuf>> {
+        let mut key = KeyBuf::new();
         let result = match &self.key_fn {
             Some(f) => {
                 let custom = f.bind(py).call(args, kwargs)?;
@@ -123,13 +123,14 @@ impl Engine {
         &self,
         py: Python<'_>,
         cache: &MemoryCache<Key, Shared>,
-        key: Key,
+        key: KeyBuf,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        if let Some(v) = cache.get(&key) {
+        if let Some(v) = cache.get(&key[..]) {
             return Ok(v.0.clone_ref(py));
         }
+        let key = key.into_vec();
         let func = &self.func;
         let args = args.clone().unbind();
         let kwargs = kwargs.map(|k| k.clone().unbind());
@@ -304,7 +305,7 @@ impl Engine {
         match &self.cache {
             Cache::Memory(c) => self.call_memory(py, c, key, args, kwargs),
             Cache::Persistent(_) => match self.persistent(py) {
-                Some(p) => self.call_persistent(py, p, key, args, kwargs),
+                Some(p) => self.call_persistent(py, p, key.into_vec(), args, kwargs),
                 None => self.func.call(py, args, kwargs),
             },
         }

@@ -12,6 +12,9 @@ use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
 };
 
+/// Key bytes while they are built: on the stack up to 48 bytes (a hit allocates nothing).
+pub(crate) type KeyBuf = smallvec::SmallVec<[u8; 48]>;
+
 /// Deeper nesting than this is not keyed (the call runs uncached).
 const MAX_DEPTH: usize = 256;
 
@@ -101,7 +104,7 @@ impl Signature {
         py: Python<'_>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
-        out: &mut Vec<u8>,
+        out: &mut KeyBuf,
     ) -> Result<(), Unkeyed> {
         let kwargs = kwargs.filter(|k| !k.is_empty());
         let n = args.len();
@@ -201,11 +204,11 @@ impl Signature {
     }
 }
 
-fn push_len(out: &mut Vec<u8>, len: usize) {
+fn push_len(out: &mut KeyBuf, len: usize) {
     out.extend_from_slice(&(len as u64).to_le_bytes());
 }
 
-fn push_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+fn push_bytes(out: &mut KeyBuf, tag: u8, bytes: &[u8]) {
     out.push(tag);
     push_len(out, bytes.len());
     out.extend_from_slice(bytes);
@@ -215,7 +218,7 @@ fn push_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
 pub(crate) fn encode(
     py: Python<'_>,
     obj: &Bound<'_, PyAny>,
-    out: &mut Vec<u8>,
+    out: &mut KeyBuf,
     depth: usize,
 ) -> Result<(), Unkeyed> {
     if depth > MAX_DEPTH {
@@ -271,9 +274,9 @@ pub(crate) fn encode(
     } else if let Ok(d) = obj.cast_exact::<PyDict>() {
         let mut items = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            let mut kb = Vec::new();
+            let mut kb = KeyBuf::new();
             encode(py, &k, &mut kb, depth + 1)?;
-            let mut vb = Vec::new();
+            let mut vb = KeyBuf::new();
             encode(py, &v, &mut vb, depth + 1)?;
             items.push((kb, vb));
         }
@@ -293,7 +296,7 @@ pub(crate) fn encode(
         let mut items = Vec::new();
         for item in obj.try_iter().map_err(|e| unencodable(py, obj, e))? {
             let item = item.map_err(|e| unencodable(py, obj, e))?;
-            let mut b = Vec::new();
+            let mut b = KeyBuf::new();
             encode(py, &item, &mut b, depth + 1)?;
             items.push(b);
         }
@@ -310,7 +313,7 @@ pub(crate) fn encode(
 }
 
 /// Any other object: its type's qualified name and its pickle.
-fn pickled(py: Python<'_>, obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), Unkeyed> {
+fn pickled(py: Python<'_>, obj: &Bound<'_, PyAny>, out: &mut KeyBuf) -> Result<(), Unkeyed> {
     let ty = obj.get_type();
     let module = ty
         .module()
@@ -343,7 +346,7 @@ fn unencodable(_py: Python<'_>, obj: &Bound<'_, PyAny>, e: PyErr) -> Unkeyed {
 pub(crate) fn encode_custom(
     py: Python<'_>,
     value: &Bound<'_, PyAny>,
-    out: &mut Vec<u8>,
+    out: &mut KeyBuf,
 ) -> Result<(), Unkeyed> {
     out.push(b'k');
     encode(py, value, out, 0)
