@@ -11,12 +11,12 @@ use std::time::Duration;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 use twat_cache_common::{CacheStats, Namespace, Policy};
 use twat_ucache::MemoryCache;
 
 use crate::engine::{Key, Persistent, Settings, Shared};
-use crate::key::{KeyBuf, Signature, Unkeyed, encode_custom};
+use crate::key::{KeyBuf, ParamSpec, Signature, Unkeyed, encode_custom};
 use crate::value;
 
 /// The cache behind one decorated function.
@@ -231,7 +231,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn new(
         func: Py<PyAny>,
-        params: Vec<(Py<PyString>, u8, bool, Py<PyAny>, bool)>,
+        params: Vec<ParamSpec>,
         kind: String,
         name: String,
         namespace: (String, String, u32, u64),

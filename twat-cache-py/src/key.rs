@@ -54,6 +54,10 @@ pub(crate) struct Param {
     ignored: bool,
 }
 
+/// One parameter as the Python side describes it: `(name, inspect kind code, has_default,
+/// default, ignored)`.
+pub(crate) type ParamSpec = (Py<PyString>, u8, bool, Py<PyAny>, bool);
+
 /// A function's signature, read once at decoration time.
 pub(crate) struct Signature {
     params: Vec<Param>,
@@ -76,7 +80,7 @@ pub(crate) enum Unkeyed {
 
 impl Signature {
     /// From `(name, kind code, has_default, default, ignored)` tuples, in order.
-    pub(crate) fn new(spec: Vec<(Py<PyString>, u8, bool, Py<PyAny>, bool)>) -> PyResult<Self> {
+    pub(crate) fn new(spec: Vec<ParamSpec>) -> PyResult<Self> {
         let mut params = Vec::with_capacity(spec.len());
         for (name, code, has_default, default, ignored) in spec {
             params.push(Param {

@@ -6,6 +6,8 @@
 //! - `cargo xtask lint`, `cargo xtask test`, `cargo xtask package`: the parts of `ci`
 //!   (`package` is `cargo publish --dry-run` of every crate).
 //! - `cargo xtask bench`: every criterion benchmark, then one table of ns/op with ratios.
+//! - `cargo xtask python`: the Python package (lint, then a fresh venv, `pip install`, and
+//!   its pytest suite); part of `ci`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+
+mod python;
 
 #[derive(Parser)]
 #[command(about = "twat-cache project tasks")]
@@ -32,6 +36,8 @@ enum Task {
     /// `cargo publish --dry-run` of every crate: metadata, license, readme, and that each
     /// packaged crate builds on its own.
     Package,
+    /// The Python package twat-cache-py: lint, build into a fresh venv, run its pytest suite.
+    Python,
     /// Criterion benchmarks, then one table with ratios to mcache.
     Bench {
         /// A crate or bench file name (runs that file), or part of a benchmark id (passed
@@ -364,7 +370,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let started = Instant::now();
     let result = match cli.task {
-        Task::Ci => lint().and_then(|()| test()).and_then(|()| package()),
+        Task::Ci => lint()
+            .and_then(|()| test())
+            .and_then(|()| python::lint())
+            .and_then(|()| python::test())
+            .and_then(|()| package()),
+        Task::Python => python::lint().and_then(|()| python::test()),
         Task::Lint => lint(),
         Task::Test => test(),
         Task::Package => package(),
