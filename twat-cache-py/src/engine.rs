@@ -29,6 +29,9 @@ pub(crate) struct Settings {
     pub(crate) max_bytes: Option<u64>,
     pub(crate) url: Option<String>,
     pub(crate) selection: Option<String>,
+    /// A raw 256-bit key (`encryption_key=`), or a passphrase (`passphrase=`).
+    pub(crate) encryption_key: Option<[u8; 32]>,
+    pub(crate) passphrase: Option<String>,
 }
 
 /// A persistent engine: values are pickles.
@@ -58,10 +61,32 @@ macro_rules! configure {
     }};
 }
 
+/// Applies the encryption settings (feature `encrypt`; without it they were refused in
+/// `Engine::new`). The cache is built on first call, so a malformed `$TWAT_CACHE_KEY` makes
+/// it serve from memory with a warning, as the Rust decorators do.
+#[cfg(feature = "encrypt")]
+macro_rules! configure_crypto {
+    ($builder:expr, $s:expr) => {{
+        let mut b = $builder.env_key_fallback(true);
+        if let Some(k) = $s.encryption_key {
+            b = b.encryption_key(k);
+        }
+        if let Some(p) = &$s.passphrase {
+            b = b.passphrase(p.clone());
+        }
+        b
+    }};
+}
+
+#[cfg(not(feature = "encrypt"))]
+macro_rules! configure_crypto {
+    ($builder:expr, $s:expr) => {{ $builder }};
+}
+
 /// Applies what only the disk builders take.
 macro_rules! configure_disk {
     ($builder:expr, $s:expr) => {{
-        let mut b = configure!($builder, $s).namespace($s.namespace.clone());
+        let mut b = configure_crypto!(configure!($builder, $s), $s).namespace($s.namespace.clone());
         if let Some(f) = &$s.folder_name {
             b = b.folder_name(f.clone());
         }
@@ -92,9 +117,12 @@ impl Settings {
                     .build()?,
             ),
             _ => {
-                let mut b = configure!(AsyncCache::<Key, Vec<u8>>::builder(), self)
-                    .namespace(self.namespace.clone())
-                    .backend("redis");
+                let mut b = configure_crypto!(
+                    configure!(AsyncCache::<Key, Vec<u8>>::builder(), self),
+                    self
+                )
+                .namespace(self.namespace.clone())
+                .backend("redis");
                 if let Some(url) = &self.url {
                     b = b.url(url.clone());
                 }
@@ -144,6 +172,15 @@ impl Persistent {
             Persistent::Lmdb(c) => c.clear(),
             Persistent::Files(c) => c.clear(),
             Persistent::Redis(c) => futures_executor::block_on(c.clear()),
+        }
+    }
+
+    /// Whether entries are encrypted.
+    pub(crate) fn encrypted(&self) -> bool {
+        match self {
+            Persistent::Lmdb(c) => c.encrypted(),
+            Persistent::Files(c) => c.encrypted(),
+            Persistent::Redis(c) => c.encrypted(),
         }
     }
 

@@ -226,7 +226,7 @@ impl Engine {
     #[pyo3(signature = (
         func, params, kind, name, namespace, *, maxsize = None, ttl = None, policy = None,
         folder_name = None, compress = false, lock = false, max_bytes = None, url = None,
-        key = None, selection = None
+        key = None, selection = None, encryption_key = None, passphrase = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -245,7 +245,27 @@ impl Engine {
         url: Option<String>,
         key: Option<Py<PyAny>>,
         selection: Option<String>,
+        encryption_key: Option<Vec<u8>>,
+        passphrase: Option<String>,
     ) -> PyResult<Self> {
+        let encryption_key = encryption_key
+            .map(|k| {
+                <[u8; 32]>::try_from(k.as_slice()).map_err(|_| {
+                    value_error(format!(
+                        "encryption_key: {} bytes given; expected exactly 32",
+                        k.len()
+                    ))
+                })
+            })
+            .transpose()?;
+        if passphrase.as_deref() == Some("") {
+            return Err(value_error("passphrase: empty; expected a non-empty str"));
+        }
+        if (encryption_key.is_some() || passphrase.is_some()) && !cfg!(feature = "encrypt") {
+            return Err(value_error(
+                "encryption_key/passphrase: this build has no encryption (feature `encrypt`)",
+            ));
+        }
         let policy = policy
             .map(|p| p.parse::<Policy>().map_err(value_error))
             .transpose()?;
@@ -266,6 +286,8 @@ impl Engine {
             max_bytes,
             url,
             selection,
+            encryption_key,
+            passphrase,
         };
         let cache = match settings.kind.as_str() {
             "memory" => Cache::Memory(settings.build_memory().map_err(value_error)?),
@@ -394,6 +416,11 @@ impl Engine {
             None => serde_json::json!({ "name": self.settings.name, "kind": self.settings.kind }),
         };
         json["uncached_calls"] = self.uncached.load(Ordering::Relaxed).into();
+        if let Cache::Persistent(cell) = &self.cache
+            && let Some(Ok(p)) = cell.get()
+        {
+            json["encrypted"] = p.encrypted().into();
+        }
         Ok(json.to_string())
     }
 

@@ -505,3 +505,48 @@ def test_lru_cache_drop_in(cache_root):
     for n in (1, 2, 1, 3, 2):
         assert ours(n) == reference(n)
     assert tuple(ours.cache_info()) == tuple(reference.cache_info())
+
+
+def _entry_files(folder):
+    return [p for p in folder.rglob("*") if p.is_file() and "twat-cache" not in p.name and p.suffix != ".lock"]
+
+
+def test_tampered_file_entries_read_as_misses_never_as_wrong_values(cache_root):
+    runs = []
+
+    @fcache(folder_name="tamper")
+    def f(n):
+        runs.append(n)
+        return "value-%d" % n
+
+    assert f(1) == "value-1"
+    files = [p for p in _entry_files(cache_root / "tamper") if p.stat().st_size > 20]
+    assert files, "the entry is a file"
+    for p in files:
+        data = bytearray(p.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        p.write_bytes(bytes(data))
+    assert f(1) == "value-1"
+    assert runs == [1, 1]
+
+
+@pytest.mark.parametrize("decorator", [bcache, fcache])
+def test_encrypted_entries(cache_root, decorator):
+    runs = []
+
+    def secret(n):
+        runs.append(n)
+        return "PLAINTEXT-SECRET-%d" % n
+
+    a = decorator(folder_name="enc", passphrase="correct horse")(secret)
+    assert a(1) == "PLAINTEXT-SECRET-1" and a(1) == "PLAINTEXT-SECRET-1"
+    assert a.cache_stats()["encrypted"] is True
+    for p in (cache_root / "enc").rglob("*"):
+        if p.is_file():
+            assert b"PLAINTEXT-SECRET" not in p.read_bytes(), p
+    # Another key reads nothing back (a miss, recomputed), never a wrong value.
+    b = decorator(folder_name="enc", encryption_key=bytes(range(32)))(secret)
+    assert b(1) == "PLAINTEXT-SECRET-1"
+    assert runs == [1, 1]
+    with pytest.raises(ValueError, match="encryption_key"):
+        decorator(encryption_key=b"short")

@@ -96,6 +96,8 @@ def bcache(
     l1: Optional[int] = ...,
     secure: bool = ...,
     use_sql: bool = ...,
+    encryption_key: Optional[bytes] = ...,
+    passphrase: Optional[str] = ...,
 ) -> _Decorator: ...
 @overload
 def fcache(folder_name: Callable[P, R]) -> CachedFunction[P, R]: ...
@@ -121,6 +123,8 @@ def fcache(
     ttl_of: Optional[Callable[[Any], Optional[float]]] = ...,
     l1: Optional[int] = ...,
     secure: bool = ...,
+    encryption_key: Optional[bytes] = ...,
+    passphrase: Optional[str] = ...,
 ) -> _Decorator: ...
 @overload
 def acache(maxsize: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
@@ -144,6 +148,8 @@ def acache(
     early: Union[bool, float, None] = ...,
     ttl_of: Optional[Callable[[Any], Optional[float]]] = ...,
     l1: Optional[int] = ...,
+    encryption_key: Optional[bytes] = ...,
+    passphrase: Optional[str] = ...,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]: ...
 @overload
 def ucache(folder_name: Callable[P, R]) -> CachedFunction[P, R]: ...
@@ -174,6 +180,8 @@ def ucache(
     l1: Optional[int] = ...,
     secure: bool = ...,
     use_sql: bool = ...,
+    encryption_key: Optional[bytes] = ...,
+    passphrase: Optional[str] = ...,
 ) -> _Decorator: ...
 def clear_cache() -> None: ...
 def get_stats() -> List[Dict[str, Any]]: ...

@@ -146,6 +146,8 @@ class _Spec:
         max_bytes: Any = None,
         secure: Any = True,
         use_sql: Any = False,
+        encryption_key: Any = None,
+        passphrase: Any = None,
         stale_while_revalidate: Any = None,
         stale_if_error: Any = None,
         tti: Any = None,
@@ -179,6 +181,12 @@ class _Spec:
         self.max_bytes = check.maxsize(max_bytes, "max_bytes")
         check.flag(secure, "secure")  # always on: folders 0700, files 0600
         check.flag(use_sql, "use_sql")  # LMDB plays SQLite's part
+        if encryption_key is not None and (
+            not isinstance(encryption_key, (bytes, bytearray)) or len(encryption_key) != 32
+        ):
+            raise check.fail("encryption_key", encryption_key, "32 bytes")
+        self.encryption_key = None if encryption_key is None else bytes(encryption_key)
+        self.passphrase = check.optional_str(passphrase, "passphrase")
         given = {}
         for arg, value in (
             ("stale_while_revalidate", check.duration(stale_while_revalidate, "stale_while_revalidate")),
@@ -215,6 +223,8 @@ class _Spec:
             url=self.url,
             key=self.key,
             selection=self.selection,
+            encryption_key=self.encryption_key,
+            passphrase=self.passphrase,
         )
         engine._twat_not_in_effect = self.not_in_effect
         engine._twat_kind = self.kind
