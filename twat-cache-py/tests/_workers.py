@@ -21,3 +21,9 @@ def lmdb_square(n):
 def files_square(n):
     _note_run("files", n)
     return {"n": n, "square": n * n, "payload": "y" * 100}
+
+
+@bcache(folder_name="pool-after-fork")
+def lmdb_after_fork(n):
+    _note_run("after", n)
+    return {"n": n, "square": n * n}

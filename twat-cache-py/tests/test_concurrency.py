@@ -247,3 +247,19 @@ def test_disk_caches_are_shared_by_pool_workers(cache_root, tmp_path, monkeypatc
     assert _pool_run(method, func, second_dir) == 0
     # And so does this process.
     assert func(3)["square"] == 9
+
+
+def test_pool_forked_after_the_parent_used_the_cache(cache_root, tmp_path, monkeypatch):
+    # The parent opens the LMDB folder before forking: children inherit the open database.
+    # LMDB asks not to use an environment across fork(); what must hold regardless is that
+    # every result is right (entries are checksummed: a bad read is a miss).
+    import _workers
+
+    runs = tmp_path / "runs-after-use"
+    runs.mkdir()
+    monkeypatch.setenv("TWAT_TEST_RUNS", str(runs))
+    assert _workers.lmdb_after_fork(1000)["square"] == 1000 * 1000
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        results = pool.map(_workers.lmdb_after_fork, list(range(10)) * 4, chunksize=2)
+    assert [r["square"] for r in results] == [n * n for n in list(range(10)) * 4]
+    assert _workers.lmdb_after_fork(3)["square"] == 9
