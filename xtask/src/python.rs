@@ -25,12 +25,22 @@ pub fn lint() -> Result<(), String> {
     ])
 }
 
-fn run(program: &Path, args: &[&str], dir: &Path) -> Result<(), String> {
+/// Runs `program` in `dir` with `bin` (the venv's) first on `PATH`, as an activated venv
+/// has it (maturin's build hook calls `maturin` by name).
+fn run(program: &Path, args: &[&str], dir: &Path, bin: Option<&Path>) -> Result<(), String> {
     let started = Instant::now();
     eprintln!("\n==> {} {}", program.display(), args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
+    let mut command = Command::new(program);
+    command.args(args).current_dir(dir);
+    if let Some(bin) = bin {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let paths = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
+        let joined = std::env::join_paths(paths).map_err(|e| format!("PATH: {e}"))?;
+        command
+            .env("PATH", joined)
+            .env("VIRTUAL_ENV", bin.parent().unwrap_or(bin));
+    }
+    let status = command
         .status()
         .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
     eprintln!("<== {:.1}s", started.elapsed().as_secs_f64());
@@ -57,13 +67,15 @@ pub fn test() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&venv);
     let python = std::env::var_os("TWAT_PYTHON").unwrap_or_else(|| "python3".into());
     let venv_arg = venv.to_string_lossy().into_owned();
-    run(Path::new(&python), &["-m", "venv", &venv_arg], &root)?;
-    let pip = venv.join("bin").join("pip");
+    run(Path::new(&python), &["-m", "venv", &venv_arg], &root, None)?;
+    let bin = venv.join("bin");
+    let pip = bin.join("pip");
     let quiet = ["--quiet", "--disable-pip-version-check"];
     run(
         &pip,
         &[&quiet[..], &["install", "maturin>=1.9,<2", "pytest"]].concat(),
         &root,
+        Some(&bin),
     )?;
     // No build isolation: the maturin just installed builds it (one download, not two).
     run(
