@@ -86,7 +86,13 @@ pub fn test() -> Result<(), String> {
         ]
         .concat(),
         &root,
+        Some(&bin),
     )?;
-    let py = venv.join("bin").join("python");
-    run(&py, &["-m", "pytest", "-q", "twat-cache-py/tests"], &root)
+    let py = bin.join("python");
+    run(
+        &py,
+        &["-m", "pytest", "-q", "twat-cache-py/tests"],
+        &root,
+        Some(&bin),
+    )
 }
