@@ -550,3 +550,9 @@ def test_encrypted_entries(cache_root, decorator):
     assert runs == [1, 1]
     with pytest.raises(ValueError, match="encryption_key"):
         decorator(encryption_key=b"short")
+
+
+def test_disk_folder_defaults_to_the_top_level_package(cache_root):
+    f = bcache(lambda n: n)
+    f(1)
+    assert f.cache_stats()["folder"] == str(cache_root / "test_api")

@@ -206,6 +206,10 @@ class _Spec:
         ignored = check.ignore(self.ignore_arg, names)
         module = getattr(func, "__module__", None) or "__main__"
         qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", "function")
+        folder_name = self.folder_name
+        if folder_name is None and self.kind in ("lmdb", "files"):
+            # As the Rust decorators default to the calling crate: the top-level package.
+            folder_name = module.split(".")[0].strip("_") or "main"
         cls = _RefreshingFunction if self.force_refresh is not None else CachedFunction
         engine = cls(
             func,
@@ -216,7 +220,7 @@ class _Spec:
             maxsize=self.maxsize,
             ttl=self.ttl,
             policy=self.policy,
-            folder_name=self.folder_name,
+            folder_name=folder_name,
             compress=self.compress,
             lock=self.lock,
             max_bytes=self.max_bytes,
