@@ -10,9 +10,24 @@ use twat_ucache::{AsyncCache, FileCache, LmdbCache, MemoryCache};
 /// Key bytes (see `key.rs`).
 pub(crate) type Key = Vec<u8>;
 
-/// A memory cache's value: the very object the function returned, shared.
+/// A memory cache's value: the very object the function returned, and the arguments its
+/// key names by address (kept alive with the entry; see `key::Pins`).
 #[derive(Clone)]
-pub(crate) struct Shared(pub(crate) Arc<Py<PyAny>>);
+pub(crate) struct Shared(pub(crate) Arc<Stored>);
+
+pub(crate) struct Stored {
+    pub(crate) value: Py<PyAny>,
+    _pins: Vec<Py<PyAny>>,
+}
+
+impl Shared {
+    pub(crate) fn new(value: Py<PyAny>, pins: Option<Vec<Py<PyAny>>>) -> Self {
+        Shared(Arc::new(Stored {
+            value,
+            _pins: pins.unwrap_or_default(),
+        }))
+    }
+}
 
 /// Which engine, and how it is set up (from the decorator's keywords, checked in Python).
 #[derive(Clone, Debug)]

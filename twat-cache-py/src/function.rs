@@ -16,7 +16,7 @@ use twat_cache_common::{CacheStats, Namespace, Policy};
 use twat_ucache::MemoryCache;
 
 use crate::engine::{Key, Persistent, Settings, Shared};
-use crate::key::{KeyBuf, ParamSpec, Signature, Unkeyed, encode_custom};
+use crate::key::{KeyBuf, ParamSpec, Pins, Signature, Unkeyed, encode_custom};
 use crate::value;
 
 /// The cache behind one decorated function.
@@ -32,6 +32,9 @@ enum Outcome {
     Raised(PyErr),
     Unpicklable(Py<PyAny>, String),
 }
+
+/// What `_key` returns: the key bytes, and the objects the entry must keep alive.
+type KeyAndPins<'py> = (Bound<'py, PyBytes>, Vec<Py<PyAny>>);
 
 /// The callable wrapping one function and its cache.
 #[pyclass(subclass, frozen, module = "twat_cache._engine")]
@@ -100,17 +103,22 @@ impl Engine {
         py: Python<'_>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Option<KeyBuf>> {
+    ) -> PyResult<Option<(KeyBuf, Pins)>> {
         let mut key = KeyBuf::new();
+        // Memory caches may key plain objects by address (and pin them); persistent ones
+        // pickle them.
+        let mut pins: Pins = matches!(self.cache, Cache::Memory(_)).then(Vec::new);
         let result = match &self.key_fn {
             Some(f) => {
                 let custom = f.bind(py).call(args, kwargs)?;
-                encode_custom(py, &custom, &mut key)
+                encode_custom(py, &custom, &mut key, &mut pins)
             }
-            None => self.signature.bind_into(py, args, kwargs, &mut key),
+            None => self
+                .signature
+                .bind_into(py, args, kwargs, &mut key, &mut pins),
         };
         match result {
-            Ok(()) => Ok(Some(key)),
+            Ok(()) => Ok(Some((key, pins))),
             Err(Unkeyed::BindFailed) => Ok(None), // the call raises its own TypeError
             Err(Unkeyed::Unencodable(why)) => {
                 self.ran_uncached(py, &why);
@@ -124,11 +132,12 @@ impl Engine {
         py: Python<'_>,
         cache: &MemoryCache<Key, Shared>,
         key: KeyBuf,
+        pins: Pins,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
         if let Some(v) = cache.get(&key[..]) {
-            return Ok(v.0.clone_ref(py));
+            return Ok(v.0.value.clone_ref(py));
         }
         let key = key.into_vec();
         let func = &self.func;
@@ -139,11 +148,11 @@ impl Engine {
                 Python::attach(|py| {
                     func.bind(py)
                         .call(args.bind(py), kwargs.as_ref().map(|k| k.bind(py)))
-                        .map(|v| Shared(std::sync::Arc::new(v.unbind())))
+                        .map(|v| Shared::new(v.unbind(), pins))
                 })
             })
         });
-        got.map(|v| v.0.clone_ref(py))
+        got.map(|v| v.0.value.clone_ref(py))
     }
 
     fn call_persistent(
@@ -321,11 +330,11 @@ impl Engine {
         if twat_cache_common::env::caching_disabled() {
             return self.func.call(py, args, kwargs);
         }
-        let Some(key) = self.key_of(py, args, kwargs)? else {
+        let Some((key, pins)) = self.key_of(py, args, kwargs)? else {
             return self.func.call(py, args, kwargs);
         };
         match &self.cache {
-            Cache::Memory(c) => self.call_memory(py, c, key, args, kwargs),
+            Cache::Memory(c) => self.call_memory(py, c, key, pins, args, kwargs),
             Cache::Persistent(_) => match self.persistent(py) {
                 Some(p) => self.call_persistent(py, p, key.into_vec(), args, kwargs),
                 None => self.func.call(py, args, kwargs),
@@ -333,18 +342,21 @@ impl Engine {
         }
     }
 
-    /// The key bytes of a call, or `None` when it is not cacheable (acache's wrapper).
+    /// The key of a call, `(key bytes, objects the entry must keep alive)`, or `None` when
+    /// it is not cacheable (acache's wrapper, `force_refresh`).
     #[pyo3(signature = (args, kwargs = None))]
     fn _key<'py>(
         &self,
         py: Python<'py>,
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    ) -> PyResult<Option<KeyAndPins<'py>>> {
         if twat_cache_common::env::caching_disabled() {
             return Ok(None);
         }
-        Ok(self.key_of(py, args, kwargs)?.map(|k| PyBytes::new(py, &k)))
+        Ok(self
+            .key_of(py, args, kwargs)?
+            .map(|(k, pins)| (PyBytes::new(py, &k), pins.unwrap_or_default())))
     }
 
     /// `(True, value)` for a stored key, else `(False, None)`; counts a hit or a miss.
@@ -352,7 +364,7 @@ impl Engine {
     fn _lookup(&self, py: Python<'_>, key: &[u8]) -> PyResult<(bool, Py<PyAny>)> {
         match &self.cache {
             Cache::Memory(c) => Ok(match c.get(key) {
-                Some(v) => (true, v.0.clone_ref(py)),
+                Some(v) => (true, v.0.value.clone_ref(py)),
                 None => (false, py.None()),
             }),
             Cache::Persistent(_) => {
@@ -373,10 +385,17 @@ impl Engine {
 
     /// Stores `value` under `key` (a result that cannot be pickled is not stored, and
     /// counted).
-    fn _store(&self, py: Python<'_>, key: &[u8], value: Bound<'_, PyAny>) -> PyResult<()> {
+    #[pyo3(signature = (key, value, pins = Vec::new()))]
+    fn _store(
+        &self,
+        py: Python<'_>,
+        key: &[u8],
+        value: Bound<'_, PyAny>,
+        pins: Vec<Py<PyAny>>,
+    ) -> PyResult<()> {
         match &self.cache {
             Cache::Memory(c) => {
-                let v = Shared(std::sync::Arc::new(value.unbind()));
+                let v = Shared::new(value.unbind(), Some(pins));
                 let key = key.to_vec();
                 py.detach(|| c.insert(key, v));
             }

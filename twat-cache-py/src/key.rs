@@ -8,6 +8,7 @@
 //! other objects by `pickle` (protocol 5) behind their type's qualified name.
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
 };
@@ -109,13 +110,14 @@ impl Signature {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         out: &mut KeyBuf,
+        pins: &mut Pins,
     ) -> Result<(), Unkeyed> {
         let kwargs = kwargs.filter(|k| !k.is_empty());
         let n = args.len();
         if self.simple && kwargs.is_none() && n == self.positional && n == self.params.len() {
             // The common case: every parameter given positionally, nothing to look up.
             for a in args.iter() {
-                encode(py, &a, out, 0)?;
+                encode(py, &a, out, 0, pins)?;
             }
             return Ok(());
         }
@@ -145,14 +147,14 @@ impl Signature {
                         return Err(Unkeyed::BindFailed);
                     };
                     if !p.ignored {
-                        encode(py, &value, out, 0)?;
+                        encode(py, &value, out, 0, pins)?;
                     }
                 }
                 Kind::VarPositional => {
                     let rest = args.get_slice(next_arg, n);
                     next_arg = n;
                     if !p.ignored {
-                        encode(py, rest.as_any(), out, 0)?;
+                        encode(py, rest.as_any(), out, 0, pins)?;
                     }
                 }
                 Kind::KeywordOnly => {
@@ -168,7 +170,7 @@ impl Signature {
                             },
                         };
                     if !p.ignored {
-                        encode(py, &value, out, 0)?;
+                        encode(py, &value, out, 0, pins)?;
                     }
                 }
                 Kind::VarKeyword => {
@@ -194,7 +196,7 @@ impl Signature {
                         for (name, value) in &rest {
                             push_len(out, name.len());
                             out.extend_from_slice(name.as_bytes());
-                            encode(py, value, out, 0)?;
+                            encode(py, value, out, 0, pins)?;
                         }
                     }
                 }
@@ -224,6 +226,7 @@ pub(crate) fn encode(
     obj: &Bound<'_, PyAny>,
     out: &mut KeyBuf,
     depth: usize,
+    pins: &mut Pins,
 ) -> Result<(), Unkeyed> {
     if depth > MAX_DEPTH {
         return Err(Unkeyed::Unencodable(format!(
@@ -267,21 +270,21 @@ pub(crate) fn encode(
         out.push(b'(');
         push_len(out, t.len());
         for item in t.iter() {
-            encode(py, &item, out, depth + 1)?;
+            encode(py, &item, out, depth + 1, pins)?;
         }
     } else if let Ok(l) = obj.cast_exact::<PyList>() {
         out.push(b'[');
         push_len(out, l.len());
         for item in l.iter() {
-            encode(py, &item, out, depth + 1)?;
+            encode(py, &item, out, depth + 1, pins)?;
         }
     } else if let Ok(d) = obj.cast_exact::<PyDict>() {
         let mut items = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
             let mut kb = KeyBuf::new();
-            encode(py, &k, &mut kb, depth + 1)?;
+            encode(py, &k, &mut kb, depth + 1, pins)?;
             let mut vb = KeyBuf::new();
-            encode(py, &v, &mut vb, depth + 1)?;
+            encode(py, &v, &mut vb, depth + 1, pins)?;
             items.push((kb, vb));
         }
         items.sort();
@@ -301,7 +304,7 @@ pub(crate) fn encode(
         for item in obj.try_iter().map_err(|e| unencodable(py, obj, e))? {
             let item = item.map_err(|e| unencodable(py, obj, e))?;
             let mut b = KeyBuf::new();
-            encode(py, &item, &mut b, depth + 1)?;
+            encode(py, &item, &mut b, depth + 1, pins)?;
             items.push(b);
         }
         items.sort();
@@ -310,10 +313,50 @@ pub(crate) fn encode(
         for b in items {
             out.extend_from_slice(&b);
         }
+    } else if let Some(pinned) = pins.as_mut()
+        && has_identity_equality(py, obj)
+    {
+        // Memory caches: an object compared by identity (a plain class instance, `self`)
+        // is keyed by its address, as `lru_cache` keys it, and the entry keeps it alive,
+        // so the address cannot be reused by another object while the entry exists.
+        out.push(b'O');
+        out.extend_from_slice(&(obj.as_ptr() as usize as u64).to_le_bytes());
+        pinned.push(obj.clone().unbind());
     } else {
         return pickled(py, obj, out);
     }
     Ok(())
+}
+
+/// Objects an entry's key refers to by address (memory caches only; `None`: a persistent
+/// cache, where every other object is keyed by its pickle).
+pub(crate) type Pins = Option<Vec<Py<PyAny>>>;
+
+static OBJECT_HASH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static OBJECT_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Whether `obj`'s type keeps `object`'s `__hash__` and `__eq__` (equality is identity).
+fn has_identity_equality(py: Python<'_>, obj: &Bound<'_, PyAny>) -> bool {
+    let hash = OBJECT_HASH.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py
+            .import("builtins")?
+            .getattr("object")?
+            .getattr("__hash__")?
+            .unbind())
+    });
+    let eq = OBJECT_EQ.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py
+            .import("builtins")?
+            .getattr("object")?
+            .getattr("__eq__")?
+            .unbind())
+    });
+    let (Ok(hash), Ok(eq)) = (hash, eq) else {
+        return false;
+    };
+    let ty = obj.get_type();
+    ty.getattr("__hash__").is_ok_and(|h| h.is(hash.bind(py)))
+        && ty.getattr("__eq__").is_ok_and(|e| e.is(eq.bind(py)))
 }
 
 /// Any other object: its type's qualified name and its pickle.
@@ -351,7 +394,8 @@ pub(crate) fn encode_custom(
     py: Python<'_>,
     value: &Bound<'_, PyAny>,
     out: &mut KeyBuf,
+    pins: &mut Pins,
 ) -> Result<(), Unkeyed> {
     out.push(b'k');
-    encode(py, value, out, 0)
+    encode(py, value, out, 0, pins)
 }

@@ -367,19 +367,47 @@ def test_unpicklable_argument_runs_uncached(cache_root):
     assert use.cache_stats()["uncached_calls"] == 2
 
 
-def test_memory_keys_pickle_other_objects(cache_root):
-    class Point:
+def test_memory_keys_other_objects_like_lru_cache(cache_root):
+    class Point:  # identity equality, and unpicklable (a local class)
         def __init__(self, x):
             self.x = x
 
-
     f = counted(mcache())
     f(datetime.date(2024, 1, 1))
-    f(datetime.date(2024, 1, 1))
+    f(datetime.date(2024, 1, 1))  # equal by value: one entry (keyed by its pickle)
     assert len(f.calls) == 1
-    f(Point(1))
-    f(Point(1))
+    p = Point(1)
+    f(p)
+    f(p)  # the same object: one entry (keyed by identity, as lru_cache keys it)
+    assert len(f.calls) == 2
+    f(Point(1))  # another object: another entry
     assert len(f.calls) == 3
+    assert f.cache_stats()["uncached_calls"] == 0
+
+
+def test_memory_methods_cache_per_instance_and_keep_it_alive():
+    import gc
+    import weakref
+
+    class Counter:
+        def __init__(self):
+            self.runs = 0
+
+        @mcache
+        def double(self, n):
+            self.runs += 1
+            return 2 * n
+
+    a, b = Counter(), Counter()
+    assert a.double(2) == 4 and a.double(2) == 4 and b.double(2) == 4
+    assert (a.runs, b.runs) == (1, 1)
+    ref = weakref.ref(a)
+    del a
+    gc.collect()
+    assert ref() is not None  # the entry pins the instance its key names by address
+    Counter.double.cache_clear()
+    gc.collect()
+    assert ref() is None
 
 
 def test_force_refresh(cache_root):

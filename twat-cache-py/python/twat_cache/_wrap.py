@@ -115,9 +115,9 @@ class _RefreshingFunction(CachedFunction):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._twat_force_refresh(*args, **kwargs):
             value = self.__wrapped__(*args, **kwargs)
-            key = self._key(args, kwargs)
-            if key is not None:
-                self._store(key, value)
+            keyed = self._key(args, kwargs)
+            if keyed is not None:
+                self._store(keyed[0], value, keyed[1])
             return value
         return super().__call__(*args, **kwargs)
 
@@ -259,21 +259,22 @@ def _async_wrapper(engine: CachedFunction, func: Callable[..., Any], force_refre
             return await loop.run_in_executor(None, engine._lookup, key)
         return engine._lookup(key)
 
-    async def _store(loop: asyncio.AbstractEventLoop, key: bytes, value: Any) -> None:
+    async def _store(loop: asyncio.AbstractEventLoop, key: bytes, value: Any, pins: list) -> None:
         if persistent:
             await loop.run_in_executor(None, engine._store, key, value)
         else:
-            engine._store(key, value)
+            engine._store(key, value, pins)
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        key = engine._key(args, kwargs)
-        if key is None:
+        keyed = engine._key(args, kwargs)
+        if keyed is None:
             return await func(*args, **kwargs)
+        key, pins = keyed
         loop = asyncio.get_running_loop()
         if force_refresh is not None and force_refresh(*args, **kwargs):
             value = await func(*args, **kwargs)
-            await _store(loop, key, value)
+            await _store(loop, key, value, pins)
             return value
         found, value = await _lookup(loop, key)
         if found:
@@ -300,7 +301,7 @@ def _async_wrapper(engine: CachedFunction, func: Callable[..., Any], force_refre
             flight.set_exception(e)
             flight.exception()  # retrieved: no "never retrieved" warning without waiters
             raise
-        await _store(loop, key, value)
+        await _store(loop, key, value, pins)
         pending.pop(key, None)
         flight.set_result(value)
         return value
