@@ -584,3 +584,19 @@ def test_disk_folder_defaults_to_the_top_level_package(cache_root):
     f = bcache(lambda n: n)
     f(1)
     assert f.cache_stats()["folder"] == str(cache_root / "test_api")
+
+
+def test_lock_and_max_bytes_pass_through(cache_root):
+    runs = []
+
+    @bcache(folder_name="locked", lock=True, max_bytes=10_000)
+    def f(n):
+        runs.append(n)
+        return "v" * 1000
+
+    for n in range(30):
+        f(n)
+    f(29)
+    assert runs == list(range(30))
+    stats = f.cache_stats()
+    assert stats["bytes"] <= 10_000 and stats["entries"] < 30
