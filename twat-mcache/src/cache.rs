@@ -248,6 +248,26 @@ where
         };
         core.store.get_or_compute(key, &memo, compute)
     }
+
+    /// The miss half of [`try_get_or_insert_with`](Self::try_get_or_insert_with), for a
+    /// caller that already looked `key` up with [`get`](Self::get) (and so counted the
+    /// miss): single-flight, then `compute`, then store. A binding that must release a
+    /// lock of its own (Python's GIL) between its lookup and the wait calls this.
+    #[doc(hidden)]
+    pub fn compute_after_miss<E>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let core = &*self.core;
+        let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
+        let memo = Memo {
+            ttl: core.ttl,
+            counters: &core.counters,
+            single_flight: core.single_flight,
+        };
+        core.store.compute_after_miss(key, &memo, compute)
+    }
 }
 
 impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'static> Core<K, V> {

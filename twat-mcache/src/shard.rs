@@ -424,6 +424,18 @@ where
         }
     }
 
+    /// [`get_or_compute`](Self::get_or_compute) after a lookup the caller made (and
+    /// counted) itself: single-flight, compute, store.
+    pub(crate) fn compute_after_miss<E>(
+        &self,
+        key: K,
+        memo: &Memo<'_>,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let (hash, i) = self.locate(&key);
+        self.compute_missing(hash, i, key, memo, compute, None)
+    }
+
     /// The miss path of [`get_or_compute`](Self::get_or_compute), out of line so that the
     /// hit path stays small.
     #[inline(never)]

@@ -133,6 +133,16 @@ impl<K: Hash + Eq + Clone, V: Clone> MemoryStore<K, V> {
         each!(self, s => s.get_or_compute(key, memo, compute))
     }
 
+    /// The miss path alone (see `Sharded::compute_after_miss`).
+    pub(crate) fn compute_after_miss<E>(
+        &self,
+        key: K,
+        memo: &Memo<'_>,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        each!(self, s => s.compute_after_miss(key, memo, compute))
+    }
+
     pub(crate) fn insert(&self, key: K, slot: Slot<V>, now: u64) {
         each!(self, s => s.insert(key, slot, now))
     }

@@ -9,9 +9,12 @@
 //!   and the chart `docs/performance.svg`; `--instructions` counts instructions per memory
 //!   hit and miss under callgrind instead (see `instructions.rs`), `--interleaved` times
 //!   them in alternating bursts.
+//! - `cargo xtask python`: the Python package (lint, then a fresh venv, `pip install`, and
+//!   its pytest suite); part of `ci`.
 
 mod chart;
 mod instructions;
+mod python;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ enum Task {
     /// `cargo publish --dry-run` of every crate: metadata, license, readme, and that each
     /// packaged crate builds on its own.
     Package,
+    /// The Python package twat-cache-py: lint, build into a fresh venv, run its pytest suite.
+    Python,
     /// Criterion benchmarks, then one table with ratios to mcache.
     Bench {
         /// A crate or bench file name (runs that file), or part of a benchmark id (passed
@@ -411,7 +416,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let started = Instant::now();
     let result = match cli.task {
-        Task::Ci => lint().and_then(|()| test()).and_then(|()| package()),
+        Task::Ci => lint()
+            .and_then(|()| test())
+            .and_then(|()| python::lint())
+            .and_then(|()| python::test())
+            .and_then(|()| package()),
+        Task::Python => python::lint().and_then(|()| python::test()),
         Task::Lint => lint(),
         Task::Test => test(),
         Task::Package => package(),

@@ -1,0 +1,209 @@
+//! The caches behind a decorated function: the Rust engine, keyed by bytes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use twat_cache_common::{CacheStats, ConfigError, Namespace, Policy};
+use twat_ucache::{AsyncCache, FileCache, LmdbCache, MemoryCache};
+
+/// Key bytes (see `key.rs`).
+pub(crate) type Key = Vec<u8>;
+
+/// A memory cache's value: the very object the function returned, and the arguments its
+/// key names by address (kept alive with the entry; see `key::Pins`).
+#[derive(Clone)]
+pub(crate) struct Shared(pub(crate) Arc<Stored>);
+
+pub(crate) struct Stored {
+    pub(crate) value: Py<PyAny>,
+    _pins: Vec<Py<PyAny>>,
+}
+
+impl Shared {
+    pub(crate) fn new(value: Py<PyAny>, pins: Option<Vec<Py<PyAny>>>) -> Self {
+        Shared(Arc::new(Stored {
+            value,
+            _pins: pins.unwrap_or_default(),
+        }))
+    }
+}
+
+/// Which engine, and how it is set up (from the decorator's keywords, checked in Python).
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) namespace: Namespace,
+    pub(crate) maxsize: Option<usize>,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) policy: Option<Policy>,
+    pub(crate) folder_name: Option<String>,
+    pub(crate) compress: bool,
+    pub(crate) lock: bool,
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) url: Option<String>,
+    pub(crate) selection: Option<String>,
+    /// A raw 256-bit key (`encryption_key=`), or a passphrase (`passphrase=`).
+    pub(crate) encryption_key: Option<[u8; 32]>,
+    pub(crate) passphrase: Option<String>,
+}
+
+/// A persistent engine: values are pickles.
+pub(crate) enum Persistent {
+    Lmdb(LmdbCache<Key, Vec<u8>>),
+    Files(FileCache<Key, Vec<u8>>),
+    Redis(AsyncCache<Key, Vec<u8>>),
+}
+
+/// Applies the shared settings to any of the engine builders (they share method names).
+macro_rules! configure {
+    ($builder:expr, $s:expr) => {{
+        let mut b = $builder.name($s.name.clone());
+        if let Some(m) = $s.maxsize {
+            b = b.maxsize(m);
+        }
+        if let Some(t) = $s.ttl {
+            b = b.ttl(t);
+        }
+        if let Some(p) = $s.policy {
+            b = b.policy(p);
+        }
+        if let Some(why) = &$s.selection {
+            b = b.selection(why.clone());
+        }
+        b
+    }};
+}
+
+/// Applies the encryption settings (feature `encrypt`; without it they were refused in
+/// `Engine::new`). The cache is built on first call, so a malformed `$TWAT_CACHE_KEY` makes
+/// it serve from memory with a warning, as the Rust decorators do.
+#[cfg(feature = "encrypt")]
+macro_rules! configure_crypto {
+    ($builder:expr, $s:expr) => {{
+        let mut b = $builder.env_key_fallback(true);
+        if let Some(k) = $s.encryption_key {
+            b = b.encryption_key(k);
+        }
+        if let Some(p) = &$s.passphrase {
+            b = b.passphrase(p.clone());
+        }
+        b
+    }};
+}
+
+#[cfg(not(feature = "encrypt"))]
+macro_rules! configure_crypto {
+    ($builder:expr, $s:expr) => {{ $builder }};
+}
+
+/// Applies what only the disk builders take.
+macro_rules! configure_disk {
+    ($builder:expr, $s:expr) => {{
+        let mut b = configure_crypto!(configure!($builder, $s), $s).namespace($s.namespace.clone());
+        if let Some(f) = &$s.folder_name {
+            b = b.folder_name(f.clone());
+        }
+        if let Some(m) = $s.max_bytes {
+            b = b.max_bytes(m);
+        }
+        b.lock($s.lock)
+    }};
+}
+
+impl Settings {
+    pub(crate) fn is_memory(&self) -> bool {
+        self.kind == "memory"
+    }
+
+    pub(crate) fn build_memory(&self) -> Result<MemoryCache<Key, Shared>, ConfigError> {
+        configure!(MemoryCache::<Key, Shared>::builder(), self).build()
+    }
+
+    pub(crate) fn build_persistent(&self) -> Result<Persistent, ConfigError> {
+        Ok(match self.kind.as_str() {
+            "lmdb" => Persistent::Lmdb(
+                configure_disk!(LmdbCache::<Key, Vec<u8>>::builder(), self).build()?,
+            ),
+            "files" => Persistent::Files(
+                configure_disk!(FileCache::<Key, Vec<u8>>::builder(), self)
+                    .compress(self.compress)
+                    .build()?,
+            ),
+            _ => {
+                let mut b = configure_crypto!(
+                    configure!(AsyncCache::<Key, Vec<u8>>::builder(), self),
+                    self
+                )
+                .namespace(self.namespace.clone())
+                .backend("redis");
+                if let Some(url) = &self.url {
+                    b = b.url(url.clone());
+                }
+                Persistent::Redis(b.build()?)
+            }
+        })
+    }
+}
+
+impl Persistent {
+    /// The stored pickle for `key`, computing it with `compute` on a miss (single-flight
+    /// within the process; across processes too with `lock`). Call without the GIL.
+    pub(crate) fn get_or_compute<E>(
+        &self,
+        key: Key,
+        compute: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, E> {
+        match self {
+            Persistent::Lmdb(c) => c.try_get_or_insert_with(key, compute),
+            Persistent::Files(c) => c.try_get_or_insert_with(key, compute),
+            Persistent::Redis(c) => {
+                futures_executor::block_on(c.try_get_or_insert_with(key, async { compute() }))
+            }
+        }
+    }
+
+    /// The stored pickle for `key` (counts a hit or a miss). Call without the GIL.
+    pub(crate) fn get(&self, key: &Key) -> Option<Vec<u8>> {
+        match self {
+            Persistent::Lmdb(c) => c.get(key),
+            Persistent::Files(c) => c.get(key),
+            Persistent::Redis(c) => futures_executor::block_on(c.get(key)),
+        }
+    }
+
+    /// Stores a pickle. Call without the GIL.
+    pub(crate) fn insert(&self, key: Key, value: Vec<u8>) {
+        match self {
+            Persistent::Lmdb(c) => c.insert(key, value),
+            Persistent::Files(c) => c.insert(key, value),
+            Persistent::Redis(c) => futures_executor::block_on(c.insert(key, value)),
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        match self {
+            Persistent::Lmdb(c) => c.clear(),
+            Persistent::Files(c) => c.clear(),
+            Persistent::Redis(c) => futures_executor::block_on(c.clear()),
+        }
+    }
+
+    /// Whether entries are encrypted.
+    pub(crate) fn encrypted(&self) -> bool {
+        match self {
+            Persistent::Lmdb(c) => c.encrypted(),
+            Persistent::Files(c) => c.encrypted(),
+            Persistent::Redis(c) => c.encrypted(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        match self {
+            Persistent::Lmdb(c) => c.stats(),
+            Persistent::Files(c) => c.stats(),
+            Persistent::Redis(c) => c.stats(),
+        }
+    }
+}
