@@ -238,6 +238,33 @@ fn redis_sync(c: &mut Criterion, url: &str) {
             black_box(cache.get_or_insert_with(i, || i * 3))
         })
     });
+    // The same store with a memory tier in front (`l1`), beside a plain memory cache.
+    let tiered = twat_acache::RedisCache::<u64, u64>::builder()
+        .name("bench-sync")
+        .url(url)
+        .l1(256)
+        .register(false)
+        .build()
+        .unwrap();
+    let memory = MemoryCache::<u64, u64>::builder().maxsize(256).build().unwrap();
+    for k in 0..100u64 {
+        tiered.get_or_insert_with(k, || unreachable!("stored above"));
+        memory.insert(k, k * 3);
+    }
+    let mut t = 0u64;
+    g.bench_function("twat_redis_cache_l1", |b| {
+        b.iter(|| {
+            t = (t + 1) % 100;
+            black_box(tiered.get_or_insert_with(t, || t * 3))
+        })
+    });
+    let mut m = 0u64;
+    g.bench_function("mcache", |b| {
+        b.iter(|| {
+            m = (m + 1) % 100;
+            black_box(memory.get_or_insert_with(m, || m * 3))
+        })
+    });
     let mut j = 0u64;
     g.bench_function("raw_get", |b| {
         b.iter(|| {

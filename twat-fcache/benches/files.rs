@@ -71,6 +71,27 @@ fn hits(c: &mut Criterion) {
         g.bench_function("std_fs_read", |b| {
             b.iter(|| black_box(std::fs::read(black_box(&f.path)).unwrap()))
         });
+        // The same entry with a memory tier in front (`l1`), beside a plain memory cache
+        // holding the same value: an L1 hit costs about an `#[mcache]` hit.
+        let tiered: FileCache<u32, Vec<u8>> = FileCache::builder()
+            .cache_dir(f._dir.path())
+            .name("bench")
+            .l1(16)
+            .register(false)
+            .build()
+            .unwrap();
+        tiered.get_or_insert_with(1, || unreachable!("stored by the fixture"));
+        let memory = twat_mcache::MemoryCache::<u32, Vec<u8>>::builder()
+            .maxsize(16)
+            .build()
+            .unwrap();
+        memory.insert(1, noise(size));
+        g.bench_function("twat_fcache_l1", |b| {
+            b.iter(|| black_box(tiered.get(black_box(&1)).unwrap()))
+        });
+        g.bench_function("mcache", |b| {
+            b.iter(|| black_box(memory.get(black_box(&1)).unwrap()))
+        });
         // The floor for any read that verifies a checksum over the whole entry.
         g.bench_function("std_fs_read_then_xxh3", |b| {
             b.iter(|| {
