@@ -61,6 +61,8 @@ pub mod error;
 #[doc(hidden)]
 pub mod flight;
 #[doc(hidden)]
+pub mod freshness;
+#[doc(hidden)]
 pub mod key;
 #[doc(hidden)]
 pub mod lockfile;
@@ -74,6 +76,8 @@ pub mod manifest;
 pub mod paths;
 #[doc(hidden)]
 pub mod policy;
+#[doc(hidden)]
+pub mod refresh;
 #[doc(hidden)]
 pub mod registry;
 #[doc(hidden)]

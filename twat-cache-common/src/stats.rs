@@ -65,6 +65,18 @@ pub struct CacheStats {
     /// cross-process lock it could not take, its folder deleted while open), for humans.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Calls answered with an expired value (`stale_while_revalidate`, or
+    /// `stale_if_error` after a failed recomputation).
+    #[serde(default)]
+    pub stale_served: u64,
+    /// Stored values recomputed and replaced (in the background, early by XFetch, forced,
+    /// or after expiry while a stale value was kept).
+    #[serde(default)]
+    pub refreshes: u64,
+    /// Recomputations of a stored value that failed (`Err`/`None`, or a panic in the
+    /// background).
+    #[serde(default)]
+    pub refresh_errors: u64,
 }
 
 impl CacheStats {
@@ -96,6 +108,9 @@ impl CacheStats {
             write_errors: 0,
             read_errors: 0,
             last_error: None,
+            stale_served: 0,
+            refreshes: 0,
+            refresh_errors: 0,
         }
     }
 

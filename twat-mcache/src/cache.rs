@@ -12,6 +12,7 @@ use twat_cache_common::stats::Counters;
 use twat_cache_common::{Backend, CacheStats, Policy, SingleFlight};
 
 use crate::MemoryCacheBuilder;
+use crate::fresh::{Fresh, FreshSide};
 use crate::shard::{Lookup, Slot};
 use crate::store::MemoryStore;
 
@@ -26,6 +27,10 @@ struct Core<K, V> {
     kind: &'static str,
     single_flight: bool,
     selection: Option<String>,
+    /// Freshness rules (`stale_while_revalidate`, `ttl_of`, ...): entries then live in
+    /// this side store instead of `store`. `None` for a cache without them (the hit path
+    /// pays one branch).
+    fresh: Option<Box<FreshSide<K, V>>>,
 }
 
 /// An in-memory cache: sharded, bounded, with ttl and single-flight. Cloning is cheap and
@@ -75,6 +80,11 @@ where
     }
 
     pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Self {
+        let mut rules = b.rules;
+        rules.ttl = b.ttl;
+        let fresh = rules
+            .active()
+            .then(|| Box::new(FreshSide::new(rules, b.policy, b.maxsize, b.force_std)));
         let core = Arc::new(Core {
             store: MemoryStore::new(b.policy, b.maxsize, b.force_std),
             flight: SingleFlight::default(),
@@ -86,12 +96,42 @@ where
             kind: b.kind,
             single_flight: b.single_flight,
             selection: b.selection,
+            fresh,
         });
         if b.register {
             let managed: Arc<dyn ManagedCache> = core.clone();
             registry::register(&managed);
         }
         MemoryCache { core }
+    }
+
+    pub(crate) fn fresh_side(&self) -> Option<&FreshSide<K, V>> {
+        self.core.fresh.as_deref()
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.core.counters
+    }
+
+    pub(crate) fn flight(&self) -> &SingleFlight<K, V> {
+        &self.core.flight
+    }
+
+    /// Stores a value with its freshness stamp (caches with rules only).
+    pub(crate) fn insert_stamped(
+        &self,
+        key: K,
+        value: V,
+        stamp: twat_cache_common::freshness::Stamp,
+    ) {
+        let core = &*self.core;
+        let Some(f) = &core.fresh else {
+            return self.insert(key, value);
+        };
+        let (evicted, expired) = f.insert(key, value, stamp);
+        core.counters.insert();
+        core.counters.evicted(evicted);
+        core.counters.expired(expired);
     }
 
     #[inline]
@@ -111,6 +151,9 @@ where
         K: Borrow<Q>,
     {
         let core = &*self.core;
+        if let Some(f) = &core.fresh {
+            return f.get(key, &core.counters);
+        }
         match core.store.get(key, self.now()) {
             Lookup::Hit(v) => {
                 core.counters.hit();
@@ -132,6 +175,10 @@ where
     /// the cache is full.
     pub fn insert(&self, key: K, value: V) {
         let core = &*self.core;
+        if let Some(f) = &core.fresh {
+            let stamp = f.stamp_now(&value);
+            return self.insert_stamped(key, value, stamp);
+        }
         let now = self.now();
         let slot = Slot::new(value, deadline(core.ttl));
         let (evicted, expired) = core.store.insert(key, slot, now);
@@ -145,17 +192,23 @@ where
     where
         K: Borrow<Q>,
     {
-        self.core.store.remove(key)
+        match &self.core.fresh {
+            Some(f) => f.remove(key),
+            None => self.core.store.remove(key),
+        }
     }
 
     /// Removes every entry.
     pub fn clear(&self) {
-        self.core.store.clear();
+        self.core.clear();
     }
 
     /// Number of entries (expired entries count until they are swept).
     pub fn len(&self) -> usize {
-        self.core.store.len()
+        match &self.core.fresh {
+            Some(f) => f.len(),
+            None => self.core.store.len(),
+        }
     }
 
     /// Whether the cache holds no entry.
@@ -188,7 +241,9 @@ where
         self.core.stats()
     }
 
-    /// Direct access to the sharded store (no stats, no single-flight).
+    /// Direct access to the sharded store (no stats, no single-flight). A cache with
+    /// freshness rules (`stale_while_revalidate`, `ttl_of`, ...) keeps its entries, with
+    /// their stamps, elsewhere: its `inner()` is empty.
     pub fn inner(&self) -> &MemoryStore<K, V> {
         &self.core.store
     }
@@ -227,6 +282,14 @@ where
         key: K,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
+        if self.core.fresh.is_some() {
+            return twat_cache_common::freshness::get_or_compute(
+                &Fresh(self.clone()),
+                key,
+                false,
+                compute,
+            );
+        }
         if let Some(v) = self.get(&key) {
             return Ok(v);
         }
@@ -249,14 +312,32 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         let mut s = CacheStats::new(self.name.clone(), self.store.backend());
         s.kind = self.kind.to_owned();
         self.counters.fill(&mut s);
-        s.entries = self.store.len() as u64;
+        s.entries = match &self.fresh {
+            Some(f) => {
+                f.fill(&mut s);
+                f.len() as u64
+            }
+            None => self.store.len() as u64,
+        };
         s.maxsize = self.maxsize.map(|m| m as u64);
         s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
         s.selection = self.selection.clone();
         s
     }
 
+    fn clear(&self) {
+        match &self.fresh {
+            Some(f) => f.clear(),
+            None => self.store.clear(),
+        }
+    }
+
     fn sweep_expired(&self) -> u64 {
+        if let Some(f) = &self.fresh {
+            let n = f.remove_expired();
+            self.counters.expired(n);
+            return n;
+        }
         if self.ttl.is_none() {
             return 0;
         }
@@ -275,12 +356,17 @@ where
         Core::stats(self)
     }
     fn clear(&self) {
-        self.store.clear();
+        Core::clear(self);
     }
     fn sweep_expired(&self) -> u64 {
         Core::sweep_expired(self)
     }
     fn sweep_interval(&self) -> Option<Duration> {
-        self.ttl.map(registry::sweep_interval_for)
+        let ttl = match &self.fresh {
+            // Stamped entries are kept until their stale window closes.
+            Some(f) => f.rules.store_ttl().or(self.ttl),
+            None => self.ttl,
+        };
+        ttl.map(registry::sweep_interval_for)
     }
 }
