@@ -116,6 +116,14 @@ where
         self
     }
 
+    /// Every freshness rule at once (a persistent cache's memory fallback takes its
+    /// store's).
+    #[doc(hidden)]
+    pub fn freshness_rules(mut self, rules: Rules<K, V>) -> Self {
+        self.rules = rules;
+        self
+    }
+
     /// For `#[ucache]`: why this engine was chosen (shown in `stats().selection`).
     #[doc(hidden)]
     pub fn selection(mut self, why: impl Into<String>) -> Self {

@@ -248,11 +248,11 @@ fn tti_expires_idle_entries_and_keeps_read_ones() {
 
 #[test]
 fn early_recomputes_before_expiry_when_the_body_is_slow() {
-    // The body takes ~50 ms; with β = 10⁶ the XFetch draw recomputes on (almost
+    // The body takes ~50 ms; with β = 10⁹ the XFetch draw recomputes on (almost
     // surely) the first lookup before the hour-long ttl is up.
     let cache = MemoryCache::<u32, u32>::builder()
         .ttl(Duration::from_secs(3600))
-        .early(1e6)
+        .early(1e9)
         .build()
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
