@@ -23,10 +23,11 @@ pub(crate) trait BlockingStore<K, V>: Send + Sync {
     fn sweep_expired(&self) -> u64;
     fn inner(&self) -> Inner<'_, K, V>;
     fn encrypted(&self) -> bool;
+    fn fresh_ops(&self) -> Option<Box<dyn twat_cache_common::freshness::FreshOps<K, V>>>;
 }
 
 /// The builder settings a persistent store takes.
-pub(crate) struct Settings {
+pub(crate) struct Settings<K, V> {
     pub(crate) maxsize: Option<usize>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) name: String,
@@ -37,9 +38,11 @@ pub(crate) struct Settings {
     #[cfg(feature = "encrypt")]
     pub(crate) key: Option<twat_cache_common::cipher::KeySource>,
     pub(crate) env_key_fallback: bool,
+    pub(crate) rules: twat_cache_common::freshness::Rules<K, V>,
 }
 
-pub(crate) type Opener<K, V> = fn(&Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
+pub(crate) type Opener<K, V> =
+    fn(&Settings<K, V>) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
 
 macro_rules! blocking_store {
     ($feature:literal, $open:ident, $ty:ty, $variant:ident) => {
@@ -79,10 +82,15 @@ macro_rules! blocking_store {
             fn encrypted(&self) -> bool {
                 <$ty>::encrypted(self)
             }
+            fn fresh_ops(&self) -> Option<Box<dyn twat_cache_common::freshness::FreshOps<K, V>>> {
+                <$ty>::__fresh_ops(self)
+            }
         }
 
         #[cfg(feature = $feature)]
-        pub(crate) fn $open<K, V>(s: &Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>
+        pub(crate) fn $open<K, V>(
+            s: &Settings<K, V>,
+        ) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>
         where
             K: std::hash::Hash + Eq + Clone + serde::Serialize + Send + Sync + 'static,
             V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
@@ -114,6 +122,25 @@ macro_rules! blocking_store {
                 };
             }
             b = b.env_key_fallback(s.env_key_fallback);
+            let r = &s.rules;
+            if let Some(d) = r.config.stale_while_revalidate {
+                b = b.stale_while_revalidate(d);
+            }
+            if let Some(d) = r.config.stale_if_error {
+                b = b.stale_if_error(d);
+            }
+            if let Some(beta) = r.config.early {
+                b = b.early(beta);
+            }
+            if let Some(d) = r.config.tti {
+                b = b.tti(d);
+            }
+            if let Some(f) = r.ttl_of.clone() {
+                b = b.ttl_of(move |v: &V| f(v));
+            }
+            if let Some(f) = r.force_refresh.clone() {
+                b = b.force_refresh(move |k: &K| f(k));
+            }
             Ok(Box::new(b.build()?))
         }
     };

@@ -101,6 +101,7 @@ mod blocking;
 mod builder;
 mod cache;
 mod codec;
+mod fresh;
 #[cfg(feature = "redis")]
 mod redis_store;
 

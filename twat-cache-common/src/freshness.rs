@@ -456,7 +456,8 @@ pub trait StampedCache<K, V>: Clone + Send + Sync + 'static {
 }
 
 /// Where a stamped lookup leaves a call.
-enum Plan<V> {
+#[derive(Debug)]
+pub enum Plan<V> {
     /// Return this value.
     Serve(V),
     /// Return this value and refresh it behind (stale_while_revalidate, or XFetch when a
@@ -464,13 +465,21 @@ enum Plan<V> {
     ServeAndRefresh(V),
     /// Recompute now, outside single-flight (forced or XFetch): `old` is served if that
     /// fails while it is still usable.
-    Recompute { old: Option<(V, bool)> },
+    Recompute {
+        /// The stored value, and whether it is still usable (not past every window).
+        old: Option<(V, bool)>,
+    },
     /// A miss: compute through single-flight; `stale` (within `stale_if_error`) is served
     /// if that fails.
-    Miss { stale: Option<V> },
+    Miss {
+        /// The expired value within `stale_if_error`.
+        stale: Option<V>,
+    },
 }
 
-fn plan<K: Hash + Eq + Clone, V: Clone, C: StampedCache<K, V>>(
+/// Where a lookup of `key` leaves the call: judges the stored stamp, counts hits and
+/// misses, records `tti` reads, drops dead entries.
+pub fn plan<K: Hash + Eq + Clone, V: Clone, C: StampedCache<K, V>>(
     cache: &C,
     key: &K,
     force: bool,
@@ -553,16 +562,71 @@ fn store<K, V, C: StampedCache<K, V>>(cache: &C, key: &K, value: &V, took: Durat
 }
 
 fn served_after_error<K, V, C: StampedCache<K, V>, E>(cache: &C, stale: V) -> V {
-    let fc = cache.fresh_counters();
+    after_error(cache.fresh_counters(), cache.context(), type_name::<E>());
+    stale
+}
+
+fn after_error(fc: &FreshCounters, context: &str, error_type: &str) {
     fc.refresh_failed();
     fc.stale_served();
     log::warn!(
-        "{}: recomputing failed (an `Err` of type {}); serving the expired value \
-         (stale_if_error)",
-        cache.context(),
-        type_name::<E>()
+        "{context}: recomputing failed (an `Err` of type {error_type}); serving the expired \
+         value (stale_if_error)"
     );
-    stale
+}
+
+/// The freshness paths seen through an object-safe face, for callers that drive the
+/// computation themselves (`AsyncCache` awaits its body between these steps).
+pub trait FreshOps<K: Hash + Eq, V>: Send + Sync {
+    /// Where a lookup of `key` leaves the call (counts hits and misses).
+    fn plan(&self, key: &K, force: bool, background: bool) -> Plan<V>;
+    /// The stored value of `key` if fresh (for single-flight rechecks; not counted).
+    fn fresh(&self, key: &K) -> Option<V>;
+    /// Stores a value the body computed in `took`.
+    fn store(&self, key: &K, value: &V, took: Duration);
+    /// Whether `stale_if_error` is set.
+    fn stale_if_error(&self) -> bool;
+    /// Counts (and logs) a failed recomputation answered with the stale value.
+    fn served_stale_after_error(&self, error_type: &str);
+    /// Counts a stored refresh.
+    fn refreshed(&self);
+    /// Counts a failed refresh.
+    fn refresh_failed(&self);
+    /// The ticket for refreshing `key` outside single-flight, if none is out.
+    fn begin_refresh(&self, key: &K) -> Option<crate::refresh::Ticket<K>>;
+}
+
+impl<K, V, C> FreshOps<K, V> for C
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    C: StampedCache<K, V>,
+{
+    fn plan(&self, key: &K, force: bool, background: bool) -> Plan<V> {
+        plan(self, key, force, background)
+    }
+    fn fresh(&self, key: &K) -> Option<V> {
+        let s = self.read_stamped(key)?;
+        matches!(self.rules().judge(&s.stamp, unix_millis()), Verdict::Fresh).then_some(s.value)
+    }
+    fn store(&self, key: &K, value: &V, took: Duration) {
+        store(self, key, value, took);
+    }
+    fn stale_if_error(&self) -> bool {
+        self.rules().config.stale_if_error.is_some()
+    }
+    fn served_stale_after_error(&self, error_type: &str) {
+        after_error(self.fresh_counters(), self.context(), error_type);
+    }
+    fn refreshed(&self) {
+        self.fresh_counters().refreshed();
+    }
+    fn refresh_failed(&self) {
+        self.fresh_counters().refresh_failed();
+    }
+    fn begin_refresh(&self, key: &K) -> Option<crate::refresh::Ticket<K>> {
+        self.refreshing().begin(key)
+    }
 }
 
 /// The value for `key`: stored and fresh, or computed by `compute` (through

@@ -15,7 +15,7 @@ use std::hash::Hash;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twat_cache_common::freshness::{
-    FreshCounters, Rules, Stamp, Stamped, StampedCache, get_or_compute, get_or_refresh,
+    FreshCounters, FreshOps, Rules, Stamp, Stamped, StampedCache, get_or_compute, get_or_refresh,
 };
 use twat_cache_common::lockfile::KeyLock;
 use twat_cache_common::refresh::RefreshSet;
@@ -255,6 +255,17 @@ where
             }
             _ => self.try_get_or_insert_with(key, compute),
         }
+    }
+
+    /// The freshness paths of this cache, for a caller that drives the body itself
+    /// (`AsyncCache`); `None` without rules.
+    #[doc(hidden)]
+    pub fn __fresh_ops(&self) -> Option<Box<dyn FreshOps<K, V>>> {
+        if let Some(m) = self.memory_fallback() {
+            return m.__fresh_ops();
+        }
+        self.fresh_view()
+            .map(|v| Box::new(v) as Box<dyn FreshOps<K, V>>)
     }
 
     /// Runs `compute` now and stores its value over whatever is stored for `key` (what

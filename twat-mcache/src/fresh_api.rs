@@ -4,7 +4,7 @@
 
 use std::hash::Hash;
 
-use twat_cache_common::freshness::{get_or_compute, get_or_refresh};
+use twat_cache_common::freshness::{FreshOps, get_or_compute, get_or_refresh};
 
 use crate::MemoryCache;
 use crate::fresh::Fresh;
@@ -72,6 +72,14 @@ where
             return self.try_get_or_insert_with(key, compute);
         }
         get_or_refresh(&Fresh(self.clone()), key, false, compute)
+    }
+
+    /// The freshness paths of this cache, for a caller that drives the body itself
+    /// (`AsyncCache`); `None` without rules.
+    #[doc(hidden)]
+    pub fn __fresh_ops(&self) -> Option<Box<dyn FreshOps<K, V>>> {
+        self.fresh_side()?;
+        Some(Box::new(Fresh(self.clone())))
     }
 
     /// Runs `compute` now and stores its value over whatever is stored for `key` (what
