@@ -114,6 +114,49 @@ pub fn stale_while_revalidate<B: StoreBuilder<Key = u64, Value = u64>>() {
     assert_eq!(again.get(&1), Some(2));
 }
 
+/// `stale_while_revalidate` with `lock = true`: two cache objects on one store (as two
+/// processes would be) each see the stale entry; the first refresh holds the key's lock,
+/// and the second, once it gets the lock, finds the entry refreshed and skips its body.
+pub fn stale_while_revalidate_once_across_caches_with_lock<B>()
+where
+    B: StoreBuilder<Key = u64, Value = u64>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let make = || {
+        // The first value lives 50 ms, the refreshed ones an hour.
+        let mut b = builder::<B>(dir.path(), "swr_lock", Some(Duration::from_secs(3600)));
+        b.options_mut().freshness.stale_while_revalidate = Some(Duration::from_secs(3600));
+        b.options_mut().freshness.ttl_of = true;
+        b.options_mut().rules_mut::<u64, u64>().ttl_of =
+            Some(twat_cache_common::freshness::Hook(Arc::new(|v: &u64| {
+                (*v == 1).then(|| ms(50))
+            })));
+        b.options_mut().lock = true;
+        b.build_cache().unwrap()
+    };
+    let (a, b) = (make(), make());
+    served::<B>(&a);
+    a.insert(1, 1);
+    sleep(ms(80));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let body = |v: u64| {
+        let calls = calls.clone();
+        move || {
+            calls.fetch_add(1, SeqCst);
+            sleep(ms(200)); // holds the lock while the other cache asks
+            v
+        }
+    };
+    assert_eq!(a.get_or_refresh_with(1, body(2)), 1, "stale, at once");
+    eventually("the first refresh started", || calls.load(SeqCst) == 1);
+    assert_eq!(b.get_or_refresh_with(1, body(3)), 1, "stale, at once");
+    eventually("the first refresh stored", || a.stats().refreshes == 1);
+    sleep(ms(100)); // the second job, now past the lock, has looked and skipped
+    assert_eq!(b.get(&1), Some(2));
+    assert_eq!(calls.load(SeqCst), 1, "one body ran for the two caches");
+    assert_eq!(b.stats().refreshes, 0);
+}
+
 /// `ttl_of`: each entry's own ttl; `None` uses `ttl`.
 pub fn ttl_of<B: StoreBuilder<Key = u64, Value = u64>>() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,6 +298,10 @@ macro_rules! freshness_tests {
         #[test]
         fn fresh_stale_while_revalidate() {
             $crate::freshness::stale_while_revalidate::<$builder>();
+        }
+        #[test]
+        fn fresh_stale_while_revalidate_once_across_caches_with_lock() {
+            $crate::freshness::stale_while_revalidate_once_across_caches_with_lock::<$builder>();
         }
         #[test]
         fn fresh_ttl_of() {
