@@ -236,6 +236,9 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
 
     let a = analyze(&f.sig, &settings, macro_name)?;
     settings.fresh.check_returns(a.returns)?;
+    if engine == Kind::Async {
+        settings.fresh.check_backend(settings.backend.as_ref())?;
+    }
     let root = if kind == Kind::Umbrella {
         let base = runtime_path(Kind::Umbrella)?;
         let m = format_ident!("{}", engine.macro_name());

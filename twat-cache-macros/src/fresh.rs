@@ -74,6 +74,30 @@ impl FreshArgs {
         self.swr.is_some() || self.early.is_some()
     }
 
+    /// Whether any freshness attribute is set.
+    pub(crate) fn any(&self) -> bool {
+        self.swr.is_some()
+            || self.sie.is_some()
+            || self.tti.is_some()
+            || self.early.is_some()
+            || self.ttl_of.is_some()
+            || self.force_refresh.is_some()
+    }
+
+    /// The Redis backend of `#[acache]` does not take them yet (it gets them when it
+    /// moves onto the shared persistent cache).
+    pub(crate) fn check_backend(&self, backend: Option<&(String, Span)>) -> syn::Result<()> {
+        match backend {
+            Some((b, span)) if b == "redis" && self.any() => Err(Error::new(
+                *span,
+                "the freshness attributes (stale_while_revalidate, stale_if_error, early, tti, \
+                 ttl_of, force_refresh) are not available with backend = \"redis\" yet; use \
+                 \"memory\", \"lmdb\" or \"files\"",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// `stale_if_error` needs a body that can fail.
     pub(crate) fn check_returns(&self, returns: Returns) -> syn::Result<()> {
         match (self.sie, returns) {

@@ -301,7 +301,10 @@ where
 
 /// `get` on a cache with rules: the fresh value of stored key `sk` (stale and idle
 /// entries are misses here; only the `get_or_*` paths serve stale values). Counts a hit
-/// or a miss, and records the read for `tti`.
+/// or a miss, and records the read for `tti`. Out of line: the plain hit path pays only
+/// the branch that leads here.
+#[cold]
+#[inline(never)]
 pub(crate) fn get_fresh<S, K, V>(
     cache: &PersistentCache<S, K, V>,
     store: &S,

@@ -283,12 +283,7 @@ where
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
         if self.core.fresh.is_some() {
-            return twat_cache_common::freshness::get_or_compute(
-                &Fresh(self.clone()),
-                key,
-                false,
-                compute,
-            );
+            return self.fresh_get_or_compute(key, compute);
         }
         if let Some(v) = self.get(&key) {
             return Ok(v);
@@ -304,6 +299,24 @@ where
             compute,
             |v| self.insert(key.clone(), v.clone()),
         )
+    }
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// `try_get_or_insert_with` under freshness rules, out of line so that the plain path
+    /// pays only the branch that leads here.
+    #[cold]
+    #[inline(never)]
+    fn fresh_get_or_compute<E>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        twat_cache_common::freshness::get_or_compute(&Fresh(self.clone()), key, false, compute)
     }
 }
 

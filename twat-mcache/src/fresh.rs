@@ -62,7 +62,10 @@ impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
     }
 
     /// The fresh value of `key` (counted by the caller): expired, stale or idle entries
-    /// are misses here (only the `get_or_*` paths serve stale values).
+    /// are misses here (only the `get_or_*` paths serve stale values). Kept out of line:
+    /// the plain hit path pays only the branch that leads here.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn get<Q: ?Sized + Hash + Eq>(&self, key: &Q, counters: &Counters) -> Option<V>
     where
         K: Borrow<Q>,
