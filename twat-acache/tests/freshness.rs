@@ -12,6 +12,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+#[cfg(feature = "tokio")]
 async fn eventually(what: &str, cond: impl Fn() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -53,6 +54,8 @@ async fn stale_if_error_serves_the_expired_value() {
     assert_eq!((s.stale_served, s.refresh_errors), (1, 1), "{s:?}");
 }
 
+// Runs the refresh on the caller's runtime: the `tokio` feature (on by default).
+#[cfg(feature = "tokio")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_while_revalidate_refreshes_on_the_callers_runtime() {
     let cache = AsyncCache::<u32, u32>::builder()
