@@ -47,6 +47,8 @@ pub(crate) struct Settings {
     /// A raw 256-bit key (`encryption_key=`), or a passphrase (`passphrase=`).
     pub(crate) encryption_key: Option<[u8; 32]>,
     pub(crate) passphrase: Option<String>,
+    /// `l1=`: entries kept in a memory tier in front of a disk or Redis cache.
+    pub(crate) l1: Option<usize>,
 }
 
 /// A persistent engine: values are pickles.
@@ -98,10 +100,21 @@ macro_rules! configure_crypto {
     ($builder:expr, $s:expr) => {{ $builder }};
 }
 
+/// Applies what every persistent builder (disk and Redis) takes.
+macro_rules! configure_persistent {
+    ($builder:expr, $s:expr) => {{
+        let mut b = configure_crypto!(configure!($builder, $s), $s).namespace($s.namespace.clone());
+        if let Some(n) = $s.l1 {
+            b = b.l1(n);
+        }
+        b
+    }};
+}
+
 /// Applies what only the disk builders take.
 macro_rules! configure_disk {
     ($builder:expr, $s:expr) => {{
-        let mut b = configure_crypto!(configure!($builder, $s), $s).namespace($s.namespace.clone());
+        let mut b = configure_persistent!($builder, $s);
         if let Some(f) = &$s.folder_name {
             b = b.folder_name(f.clone());
         }

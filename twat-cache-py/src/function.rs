@@ -235,7 +235,7 @@ impl Engine {
     #[pyo3(signature = (
         func, params, kind, name, namespace, *, maxsize = None, ttl = None, policy = None,
         folder_name = None, compress = false, lock = false, max_bytes = None, url = None,
-        key = None, selection = None, encryption_key = None, passphrase = None
+        key = None, selection = None, encryption_key = None, passphrase = None, l1 = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -256,6 +256,7 @@ impl Engine {
         selection: Option<String>,
         encryption_key: Option<Vec<u8>>,
         passphrase: Option<String>,
+        l1: Option<usize>,
     ) -> PyResult<Self> {
         let encryption_key = encryption_key
             .map(|k| {
@@ -297,6 +298,7 @@ impl Engine {
             selection,
             encryption_key,
             passphrase,
+            l1,
         };
         let cache = match settings.kind.as_str() {
             "memory" => Cache::Memory(settings.build_memory().map_err(value_error)?),

@@ -431,7 +431,7 @@ def test_freshness_and_tier_keywords_are_accepted_and_reported(cache_root):
         return n
 
     assert f(1) == 1
-    assert f.cache_stats()["not_in_effect"] == ["early", "l1", "stale_if_error",
+    assert f.cache_stats()["not_in_effect"] == ["early", "stale_if_error",
                                                 "stale_while_revalidate", "tti", "ttl_of"]
 
 

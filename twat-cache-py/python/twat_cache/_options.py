@@ -37,7 +37,11 @@ ASYNC_BACKENDS = ("memory", "redis", "lmdb", "files")
 
 #: Keywords accepted and checked, whose behaviour the engine does not have yet: they are
 #: recorded in ``cache_stats()["not_in_effect"]`` (see the README).
-NOT_YET_IN_EFFECT = ("stale_while_revalidate", "stale_if_error", "tti", "early", "ttl_of", "l1")
+NOT_YET_IN_EFFECT = ("stale_while_revalidate", "stale_if_error", "tti", "early", "ttl_of")
+
+#: Engines that take ``l1`` (a memory tier in front of the store); on a memory cache it
+#: has nothing to sit in front of and is recorded in ``not_in_effect``.
+L1_KINDS = ("lmdb", "files")
 
 
 def fail(argument: str, value: Any, allowed: str) -> ValueError:

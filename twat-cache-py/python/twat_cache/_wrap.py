@@ -194,10 +194,13 @@ class _Spec:
             ("tti", check.duration(tti, "tti")),
             ("early", check.early(early)),
             ("ttl_of", check.optional_callable(ttl_of, "ttl_of")),
-            ("l1", check.maxsize(l1, "l1")),
         ):
             if value is not None:
                 given[arg] = value
+        self.l1 = check.maxsize(l1, "l1")
+        if self.l1 is not None and kind not in check.L1_KINDS:
+            given["l1"] = self.l1
+            self.l1 = None
         self.not_in_effect = tuple(sorted(given))
 
     def engine(self, func: Callable[..., Any]) -> Any:
@@ -229,6 +232,7 @@ class _Spec:
             selection=self.selection,
             encryption_key=self.encryption_key,
             passphrase=self.passphrase,
+            l1=self.l1,
         )
         engine._twat_not_in_effect = self.not_in_effect
         engine._twat_kind = self.kind
