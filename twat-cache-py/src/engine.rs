@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use twat_cache_common::{CacheStats, ConfigError, Namespace, Policy};
-use twat_ucache::{AsyncCache, FileCache, LmdbCache, MemoryCache};
+use twat_ucache::{FileCache, LmdbCache, MemoryCache, RedisCache};
 
 /// Key bytes (see `key.rs`).
 pub(crate) type Key = Vec<u8>;
@@ -55,7 +55,9 @@ pub(crate) struct Settings {
 pub(crate) enum Persistent {
     Lmdb(LmdbCache<Key, Vec<u8>>),
     Files(FileCache<Key, Vec<u8>>),
-    Redis(AsyncCache<Key, Vec<u8>>),
+    /// Synchronous: calls block this thread (without the GIL); `async def` wrappers run
+    /// them in the event loop's executor.
+    Redis(RedisCache<Key, Vec<u8>>),
 }
 
 /// Applies the shared settings to any of the engine builders (they share method names).
@@ -145,14 +147,12 @@ impl Settings {
                     .build()?,
             ),
             _ => {
-                let mut b = configure_crypto!(
-                    configure!(AsyncCache::<Key, Vec<u8>>::builder(), self),
-                    self
-                )
-                .namespace(self.namespace.clone())
-                .backend("redis");
+                let mut b = configure_persistent!(RedisCache::<Key, Vec<u8>>::builder(), self);
                 if let Some(url) = &self.url {
                     b = b.url(url.clone());
+                }
+                if let Some(m) = self.max_bytes {
+                    b = b.max_bytes(m);
                 }
                 Persistent::Redis(b.build()?)
             }
@@ -171,9 +171,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.try_get_or_insert_with(key, compute),
             Persistent::Files(c) => c.try_get_or_insert_with(key, compute),
-            Persistent::Redis(c) => {
-                futures_executor::block_on(c.try_get_or_insert_with(key, async { compute() }))
-            }
+            Persistent::Redis(c) => c.try_get_or_insert_with(key, compute),
         }
     }
 
@@ -182,7 +180,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.get(key),
             Persistent::Files(c) => c.get(key),
-            Persistent::Redis(c) => futures_executor::block_on(c.get(key)),
+            Persistent::Redis(c) => c.get(key),
         }
     }
 
@@ -191,7 +189,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.insert(key, value),
             Persistent::Files(c) => c.insert(key, value),
-            Persistent::Redis(c) => futures_executor::block_on(c.insert(key, value)),
+            Persistent::Redis(c) => c.insert(key, value),
         }
     }
 
@@ -199,7 +197,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.clear(),
             Persistent::Files(c) => c.clear(),
-            Persistent::Redis(c) => futures_executor::block_on(c.clear()),
+            Persistent::Redis(c) => c.clear(),
         }
     }
 

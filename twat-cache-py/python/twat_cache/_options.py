@@ -41,7 +41,7 @@ NOT_YET_IN_EFFECT = ("stale_while_revalidate", "stale_if_error", "tti", "early",
 
 #: Engines that take ``l1`` (a memory tier in front of the store); on a memory cache it
 #: has nothing to sit in front of and is recorded in ``not_in_effect``.
-L1_KINDS = ("lmdb", "files")
+L1_KINDS = ("lmdb", "files", "redis")
 
 
 def fail(argument: str, value: Any, allowed: str) -> ValueError:
