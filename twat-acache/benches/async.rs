@@ -246,7 +246,10 @@ fn redis_sync(c: &mut Criterion, url: &str) {
         .register(false)
         .build()
         .unwrap();
-    let memory = MemoryCache::<u64, u64>::builder().maxsize(256).build().unwrap();
+    let memory = MemoryCache::<u64, u64>::builder()
+        .maxsize(256)
+        .build()
+        .unwrap();
     for k in 0..100u64 {
         tiered.get_or_insert_with(k, || unreachable!("stored above"));
         memory.insert(k, k * 3);

@@ -25,10 +25,11 @@ pub(crate) trait BlockingStore<K, V>: Send + Sync {
     fn sweep_expired(&self) -> u64;
     fn inner(&self) -> Inner<'_, K, V>;
     fn encrypted(&self) -> bool;
+    fn fresh_ops(&self) -> Option<Box<dyn twat_cache_common::freshness::FreshOps<K, V>>>;
 }
 
 /// The builder settings a persistent store takes.
-pub(crate) struct Settings {
+pub(crate) struct Settings<K, V> {
     pub(crate) maxsize: Option<usize>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) name: String,
@@ -44,14 +45,16 @@ pub(crate) struct Settings {
     #[cfg(feature = "encrypt")]
     pub(crate) key: Option<twat_cache_common::cipher::KeySource>,
     pub(crate) env_key_fallback: bool,
+    pub(crate) rules: twat_cache_common::freshness::Rules<K, V>,
 }
 
-impl Settings {
-    /// What the builder `b` says, for the cache `name` in `namespace`.
-    pub(crate) fn of<K, V>(
+impl<K, V> Settings<K, V> {
+    /// What the builder `b` says, for the cache `name` in `namespace`, with its rules.
+    pub(crate) fn of(
         b: &crate::AsyncCacheBuilder<K, V>,
         name: &str,
         namespace: &Namespace,
+        rules: twat_cache_common::freshness::Rules<K, V>,
     ) -> Self {
         Settings {
             maxsize: b.maxsize,
@@ -65,11 +68,13 @@ impl Settings {
             #[cfg(feature = "encrypt")]
             key: b.key.clone(),
             env_key_fallback: b.env_key_fallback,
+            rules,
         }
     }
 }
 
-pub(crate) type Opener<K, V> = fn(&Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
+pub(crate) type Opener<K, V> =
+    fn(&Settings<K, V>) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>;
 
 macro_rules! blocking_store {
     ($feature:literal, $open:ident, $ty:ty, $variant:ident, $configure:expr) => {
@@ -109,10 +114,15 @@ macro_rules! blocking_store {
             fn encrypted(&self) -> bool {
                 <$ty>::encrypted(self)
             }
+            fn fresh_ops(&self) -> Option<Box<dyn twat_cache_common::freshness::FreshOps<K, V>>> {
+                <$ty>::__fresh_ops(self)
+            }
         }
 
         #[cfg(feature = $feature)]
-        pub(crate) fn $open<K, V>(s: &Settings) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>
+        pub(crate) fn $open<K, V>(
+            s: &Settings<K, V>,
+        ) -> Result<Box<dyn BlockingStore<K, V>>, ConfigError>
         where
             K: std::hash::Hash + Eq + Clone + serde::Serialize + Send + Sync + 'static,
             V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
@@ -144,7 +154,26 @@ macro_rules! blocking_store {
                 };
             }
             b = b.env_key_fallback(s.env_key_fallback);
-            let configure: fn(_, &Settings) -> _ = $configure;
+            let r = &s.rules;
+            if let Some(d) = r.config.stale_while_revalidate {
+                b = b.stale_while_revalidate(d);
+            }
+            if let Some(d) = r.config.stale_if_error {
+                b = b.stale_if_error(d);
+            }
+            if let Some(beta) = r.config.early {
+                b = b.early(beta);
+            }
+            if let Some(d) = r.config.tti {
+                b = b.tti(d);
+            }
+            if let Some(f) = r.ttl_of.clone() {
+                b = b.ttl_of(move |v: &V| f(v));
+            }
+            if let Some(f) = r.force_refresh.clone() {
+                b = b.force_refresh(move |k: &K| f(k));
+            }
+            let configure: fn(_, &Settings<K, V>) -> _ = $configure;
             Ok(Box::new(configure(b, s).build()?))
         }
     };
@@ -152,7 +181,7 @@ macro_rules! blocking_store {
 
 blocking_store!("lmdb", open_lmdb, twat_bcache::LmdbCache<K, V>, Lmdb, |b, _| b);
 blocking_store!("files", open_files, twat_fcache::FileCache<K, V>, Files, |b, _| b);
-blocking_store!("redis", open_redis, crate::RedisCache<K, V>, Redis, |b: crate::RedisCacheBuilder<K, V>, s: &Settings| {
+blocking_store!("redis", open_redis, crate::RedisCache<K, V>, Redis, |b: crate::RedisCacheBuilder<K, V>, s: &Settings<K, V>| {
     let b = b.policy(s.policy);
     match &s.url {
         Some(url) => b.url(url.clone()),

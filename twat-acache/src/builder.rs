@@ -62,6 +62,8 @@ pub struct AsyncCacheBuilder<K, V> {
     #[cfg(feature = "encrypt")]
     pub(crate) key: Option<KeySource>,
     pub(crate) env_key_fallback: bool,
+    /// Freshness rules (`stale_while_revalidate`, `ttl_of`, ...).
+    pub(crate) rules: twat_cache_common::freshness::Rules<K, V>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -97,6 +99,7 @@ impl<K, V> Default for AsyncCacheBuilder<K, V> {
             #[cfg(feature = "encrypt")]
             key: None,
             env_key_fallback: false,
+            rules: Default::default(),
             _types: PhantomData,
         }
     }
@@ -286,6 +289,10 @@ where
     pub fn build(self) -> Result<AsyncCache<K, V>, ConfigError> {
         AsyncCache::from_builder(self)
     }
+
+    twat_cache_common::freshness_builder_methods!(
+        this => config: this.rules.config, rules: this.rules
+    );
 }
 
 impl<K, V> AsyncCacheBuilder<K, V>

@@ -36,13 +36,16 @@ pub(crate) struct Core<K, V> {
     /// The memory store; for Redis, the fallback.
     memory: MemoryCache<K, V>,
     store: Store<K, V>,
-    flight: SingleFlight<K, V>,
-    single_flight: bool,
+    pub(crate) flight: SingleFlight<K, V>,
+    pub(crate) single_flight: bool,
     namespace: Namespace,
     /// Why the configured backend is not serving, decided at build time (compiled out,
     /// cannot open).
     fallback_reason: Option<String>,
     selection: Option<String>,
+    /// Freshness rules, served by the memory or persistent cache underneath (`fresh.rs`);
+    /// `None` without them.
+    pub(crate) fresh: Option<Box<dyn twat_cache_common::freshness::FreshOps<K, V>>>,
 }
 
 /// Direct access to the store under an [`AsyncCache`] (no stats, no single-flight).
@@ -103,7 +106,7 @@ impl<K, V> fmt::Debug for Inner<'_, K, V> {
 /// });
 /// ```
 pub struct AsyncCache<K, V> {
-    core: Arc<Core<K, V>>,
+    pub(crate) core: Arc<Core<K, V>>,
 }
 
 impl<K, V> Clone for AsyncCache<K, V> {
@@ -170,6 +173,12 @@ where
         if let Some(t) = b.ttl {
             mb = mb.ttl(t);
         }
+        let mut rules = b.rules.clone();
+        rules.ttl = b.ttl;
+        rules.check()?;
+        if rules.active() {
+            mb = mb.freshness_rules(rules.clone());
+        }
         let memory = mb.build()?;
         let namespace = b
             .namespace
@@ -189,8 +198,12 @@ where
                 #[cfg(feature = "redis")]
                 {
                     let persist = b.persist.as_ref().expect("backend() sets persist");
-                    let opened =
-                        (persist.redis)(&crate::blocking::Settings::of(&b, &name, &namespace))?;
+                    let opened = (persist.redis)(&crate::blocking::Settings::of(
+                        &b,
+                        &name,
+                        &namespace,
+                        rules.clone(),
+                    ))?;
                     store = Store::Redis(Arc::from(opened));
                 }
                 #[cfg(not(feature = "redis"))]
@@ -218,7 +231,8 @@ where
                             "files" => persist.files,
                             _ => unreachable!("feature checked above"),
                         };
-                        let settings = crate::blocking::Settings::of(&b, &name, &namespace);
+                        let settings =
+                            crate::blocking::Settings::of(&b, &name, &namespace, rules.clone());
                         let opened = opener(&settings)?;
                         store = Store::Blocking(opened);
                     }
@@ -238,7 +252,23 @@ where
                 ));
             }
         }
+        #[cfg(feature = "redis")]
+        if rules.active() && matches!(store, Store::Redis(_)) {
+            return Err(ConfigError::invalid(
+                "backend",
+                "\"redis\" with freshness rules",
+                "\"memory\", \"lmdb\" or \"files\" for stale_while_revalidate, stale_if_error, \
+                 early, tti, ttl_of and force_refresh (Redis gets them when it moves onto the \
+                 shared persistent cache)",
+            ));
+        }
+        let fresh = match &store {
+            #[cfg(any(feature = "lmdb", feature = "files"))]
+            Store::Blocking(b) => b.fresh_ops(),
+            _ => memory.__fresh_ops(),
+        };
         let core = Arc::new(Core {
+            fresh,
             memory,
             store,
             flight: SingleFlight::default(),
@@ -516,6 +546,13 @@ where
     /// ```
     #[inline]
     pub async fn get_or_insert_with(&self, key: K, compute: impl Future<Output = V>) -> V {
+        if self.core.fresh.is_some() {
+            let r = self.try_get_or_insert_with(key, async {
+                Ok::<V, std::convert::Infallible>(compute.await)
+            });
+            let Ok(v) = r.await;
+            return v;
+        }
         if let Some(v) = self.get(&key).await {
             return v;
         }
@@ -550,6 +587,10 @@ where
         key: K,
         compute: impl Future<Output = Result<V, E>>,
     ) -> Result<V, E> {
+        if let Some(ops) = self.core.fresh.as_deref() {
+            let plan = ops.plan(&key, false, false);
+            return self.finish_fresh(ops, key, plan, compute).await;
+        }
         if let Some(v) = self.get(&key).await {
             return Ok(v);
         }

@@ -100,6 +100,7 @@ extern crate self as twat_acache;
 mod blocking;
 mod builder;
 mod cache;
+mod fresh;
 mod redis;
 
 pub use builder::AsyncCacheBuilder;

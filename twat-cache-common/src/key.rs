@@ -92,6 +92,24 @@ impl Namespace {
     /// assert_eq!(Namespace::named("a").hash(), Namespace::named("a").hash());
     /// assert_ne!(Namespace::named("a").hash(), Namespace::named("b").hash());
     /// ```
+    /// The same namespace for entries of another layout (e.g. with freshness stamps): the
+    /// id gets `|tag`, so entries of one layout are never read as the other's. The
+    /// function name is kept (the CLI's `clear --function` reaches both).
+    ///
+    /// ```
+    /// use twat_cache_common::Namespace;
+    /// let ns = Namespace::named("geo");
+    /// assert_eq!(ns.variant("stamped1").id(), "geo|stamped1");
+    /// assert_eq!(ns.variant("stamped1").function_name(), "geo");
+    /// ```
+    #[doc(hidden)]
+    pub fn variant(&self, tag: &str) -> Namespace {
+        Namespace {
+            id: format!("{}|{tag}", self.id),
+            function: self.function.clone(),
+        }
+    }
+
     #[doc(hidden)]
     pub fn hash(&self) -> u64 {
         xxh3_64(self.id.as_bytes())

@@ -61,6 +61,8 @@ pub mod error;
 #[doc(hidden)]
 pub mod flight;
 #[doc(hidden)]
+pub mod freshness;
+#[doc(hidden)]
 pub mod key;
 #[doc(hidden)]
 pub mod lockfile;
@@ -76,6 +78,8 @@ pub mod metrics;
 pub mod paths;
 #[doc(hidden)]
 pub mod policy;
+#[doc(hidden)]
+pub mod refresh;
 #[doc(hidden)]
 pub mod registry;
 #[doc(hidden)]

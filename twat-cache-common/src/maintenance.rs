@@ -623,19 +623,27 @@ pub fn namespace_of_key(stored_key: &[u8]) -> Option<Namespace> {
 /// assert_eq!(ns.function_name(), "geocode");
 /// assert_eq!(ns.id(), "app|app::geo::geocode|v1|000000000000feed");
 /// assert_eq!(namespace_from_id("pages").function_name(), "pages");
+/// // A variant (entries with freshness stamps) keeps its function's name.
+/// let stamped = namespace_from_id("app|app::geo::geocode|v1|000000000000feed|stamped1");
+/// assert_eq!(stamped.function_name(), "geocode");
+/// assert_eq!(stamped.id(), "app|app::geo::geocode|v1|000000000000feed|stamped1");
 /// ```
 pub fn namespace_from_id(id: &str) -> Namespace {
     let parsed = (|| {
         let mut parts = id.split('|');
         let (krate, path, version, hash) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let variant = parts.next();
         if parts.next().is_some() {
             return None;
         }
         let (module, function) = path.rsplit_once("::")?;
         let version: u32 = version.strip_prefix('v')?.parse().ok()?;
         let hash = u64::from_str_radix(hash, 16).ok()?;
-        let ns = Namespace::function(krate, module, function, version, hash);
+        let mut ns = Namespace::function(krate, module, function, version, hash);
+        if let Some(tag) = variant {
+            ns = ns.variant(tag);
+        }
         (ns.id() == id).then_some(ns)
     })();
     parsed.unwrap_or_else(|| Namespace::named(id))

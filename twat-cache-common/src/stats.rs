@@ -68,6 +68,18 @@ pub struct CacheStats {
     /// Of the `hits`, those served by the memory tier in front of a store (`l1`).
     #[serde(default)]
     pub l1_hits: u64,
+    /// Calls answered with an expired value (`stale_while_revalidate`, or
+    /// `stale_if_error` after a failed recomputation).
+    #[serde(default)]
+    pub stale_served: u64,
+    /// Stored values recomputed and replaced (in the background, early by XFetch, forced,
+    /// or after expiry while a stale value was kept).
+    #[serde(default)]
+    pub refreshes: u64,
+    /// Recomputations of a stored value that failed (`Err`/`None`, or a panic in the
+    /// background).
+    #[serde(default)]
+    pub refresh_errors: u64,
 }
 
 impl CacheStats {
@@ -100,6 +112,9 @@ impl CacheStats {
             read_errors: 0,
             last_error: None,
             l1_hits: 0,
+            stale_served: 0,
+            refreshes: 0,
+            refresh_errors: 0,
         }
     }
 

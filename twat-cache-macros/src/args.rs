@@ -61,6 +61,8 @@ pub(crate) struct Settings {
     pub preferred_engine: Option<(String, Span)>,
     pub persist: Option<bool>,
     pub use_async: Option<bool>,
+    /// The freshness attributes (see `fresh.rs`).
+    pub fresh: crate::fresh::FreshArgs,
 }
 
 const SHARED: &[&str] = &[
@@ -72,6 +74,12 @@ const SHARED: &[&str] = &[
     "version",
     "cache_errors",
     "cache_none",
+    "stale_while_revalidate",
+    "stale_if_error",
+    "early",
+    "tti",
+    "ttl_of",
+    "force_refresh",
 ];
 
 /// The attributes each decorator accepts, besides [`SHARED`].
@@ -202,7 +210,8 @@ fn string(arg: &Arg) -> syn::Result<(String, Span)> {
     }
 }
 
-fn ttl(arg: &Arg) -> syn::Result<u128> {
+pub(crate) fn ttl(arg: &Arg) -> syn::Result<u128> {
+    let name = arg.name.to_string();
     let l = lit(arg)?;
     let parsed = match l {
         Lit::Int(i) => i
@@ -211,23 +220,32 @@ fn ttl(arg: &Arg) -> syn::Result<u128> {
             .map(std::time::Duration::from_secs),
         Lit::Float(f) => {
             let secs: f64 = f.base10_parse()?;
-            twat_cache_common::ttl::ttl_from_secs_f64(secs).map_err(|e| Error::new(f.span(), e))
+            twat_cache_common::ttl::ttl_from_secs_f64(secs)
+                .map_err(|e| Error::new(f.span(), renamed(e, &name)))
         }
-        Lit::Str(s) => {
-            twat_cache_common::parse_ttl(&s.value()).map_err(|e| Error::new(s.span(), e))
-        }
+        Lit::Str(s) => twat_cache_common::parse_ttl(&s.value())
+            .map_err(|e| Error::new(s.span(), renamed(e, &name))),
         other => Err(Error::new(
             other.span(),
-            "`ttl` takes seconds (60, 1.5) or a duration string (\"90s\", \"1h30m\")",
+            format!("`{name}` takes seconds (60, 1.5) or a duration string (\"90s\", \"1h30m\")"),
         )),
     }?;
     if parsed.is_zero() {
         return Err(Error::new(
             l.span(),
-            "`ttl` must be positive; leave it out for entries that never expire",
+            if name == "ttl" {
+                "`ttl` must be positive; leave it out for entries that never expire".to_owned()
+            } else {
+                format!("`{name}` must be a positive duration; leave it out to turn it off")
+            },
         ));
     }
     Ok(parsed.as_nanos())
+}
+
+/// A duration error of `parse_ttl`, about attribute `name` instead of `ttl`.
+fn renamed(e: twat_cache_common::ConfigError, name: &str) -> String {
+    e.to_string().replace("`ttl`", &format!("`{name}`"))
 }
 
 /// Parses and checks `attr` for a decorator of `kind`.
@@ -365,8 +383,10 @@ pub(crate) fn parse(kind: Kind, attr: proc_macro2::TokenStream) -> syn::Result<S
                 }
                 s.preferred_engine = Some((b, span));
             }
+            fresh if crate::fresh::FRESH.contains(&fresh) => s.fresh.parse(arg)?,
             _ => unreachable!("checked against the allowed list"),
         }
     }
+    s.fresh.check(s.ttl_nanos.is_some())?;
     Ok(s)
 }

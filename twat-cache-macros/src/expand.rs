@@ -164,6 +164,7 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
     if let (Some(u), Kind::Async | Kind::Redis) = (&s.url, kind) {
         calls.push(quote!(.url(#u)));
     }
+    calls.push(s.fresh.builder_calls(root));
     quote!(#(#calls)*)
 }
 
@@ -231,6 +232,10 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
     }
 
     let a = analyze(&f.sig, &settings, macro_name)?;
+    settings.fresh.check_returns(a.returns)?;
+    if engine == Kind::Async {
+        settings.fresh.check_backend(settings.backend.as_ref())?;
+    }
     let root = if kind == Kind::Umbrella {
         let base = runtime_path(Kind::Umbrella)?;
         let m = format_ident!("{}", engine.macro_name());
@@ -395,24 +400,59 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
         }
     };
 
+    let fresh = &settings.fresh;
+    // `stale_while_revalidate`/`early`: the body may run later, so it owns copies of the
+    // arguments (`fresh.rs`); `force_refresh`: evaluated over the arguments first.
+    let (copies, rebinds) = if fresh.background() {
+        crate::fresh::owned_arguments(sig)?
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let force_binding = fresh
+        .force_refresh
+        .as_ref()
+        .map(|e| quote!(let __twat_force: bool = #e;));
+    let (get, try_get) = if fresh.background() {
+        (quote!(get_or_refresh_with), quote!(try_get_or_refresh_with))
+    } else {
+        (quote!(get_or_insert_with), quote!(try_get_or_insert_with))
+    };
+    let lookup_by = |plain: &TokenStream, fallible: &TokenStream| {
+        if is_async {
+            match a.returns {
+                Returns::Plain => quote!(#call_accessor.#plain(__twat_key, __twat_body).await),
+                Returns::Result => quote!(#call_accessor.#fallible(__twat_key, __twat_body).await),
+                Returns::Option => quote!(
+                    #call_accessor
+                        .#fallible(__twat_key, async move { __twat_body.await.ok_or(()) })
+                        .await
+                        .ok()
+                ),
+            }
+        } else {
+            match a.returns {
+                Returns::Plain => quote!(#call_accessor.#plain(__twat_key, __twat_body)),
+                Returns::Result => quote!(#call_accessor.#fallible(__twat_key, __twat_body)),
+                Returns::Option => quote!(
+                    #call_accessor
+                        .#fallible(__twat_key, move || __twat_body().ok_or(()))
+                        .ok()
+                ),
+            }
+        }
+    };
+    let mut lookup = lookup_by(&get, &try_get);
+    if force_binding.is_some() {
+        let refresh = lookup_by(&quote!(refresh_with), &quote!(try_refresh_with));
+        lookup = quote!(if __twat_force { #refresh } else { #lookup });
+    }
     let body = if is_async {
-        let lookup = match a.returns {
-            Returns::Plain => {
-                quote!(#call_accessor.get_or_insert_with(__twat_key, __twat_body).await)
-            }
-            Returns::Result => {
-                quote!(#call_accessor.try_get_or_insert_with(__twat_key, __twat_body).await)
-            }
-            Returns::Option => quote!(
-                #call_accessor
-                    .try_get_or_insert_with(__twat_key, async move { __twat_body.await.ok_or(()) })
-                    .await
-                    .ok()
-            ),
-        };
         quote! {{
+            #force_binding
+            #copies
             #key_binding
             let __twat_body = async move {
+                #rebinds
                 let __twat_out: #ret_ty = async move #block.await;
                 __twat_out
             };
@@ -422,21 +462,12 @@ pub(crate) fn expand(kind: Kind, mut settings: Settings, f: ItemFn) -> syn::Resu
             #lookup
         }}
     } else {
-        let lookup = match a.returns {
-            Returns::Plain => quote!(#call_accessor.get_or_insert_with(__twat_key, __twat_body)),
-            Returns::Result => {
-                quote!(#call_accessor.try_get_or_insert_with(__twat_key, __twat_body))
-            }
-            Returns::Option => quote!(
-                #call_accessor
-                    .try_get_or_insert_with(__twat_key, move || __twat_body().ok_or(()))
-                    .ok()
-            ),
-        };
         quote! {{
+            #force_binding
+            #copies
             #key_binding
             #[allow(unused_mut)]
-            let mut __twat_body = move || -> #ret_ty #block;
+            let mut __twat_body = move || -> #ret_ty { #rebinds #block };
             if #root::__private::caching_disabled() {
                 return __twat_body();
             }

@@ -10,6 +10,7 @@ use proc_macro::TokenStream;
 
 mod args;
 mod expand;
+mod fresh;
 mod signature;
 
 /// Which decorator is expanding.

@@ -17,6 +17,7 @@ use twat_cache_common::stats::{Counters, Problem, StoreErrors};
 use twat_cache_common::{Backend, CacheError, CacheStats, Namespace, Policy, SingleFlight};
 use twat_mcache::MemoryCache;
 
+use crate::freshness::{FreshState, View};
 use crate::options::{Opening, Options};
 use crate::store::{Digest, Found, Store};
 use crate::tier::{CHECK_EVERY, MemoryTier};
@@ -82,6 +83,8 @@ struct Core<S: Store, K, V> {
     /// When the sweeper's visit may next scan the store for expired entries (visits come
     /// more often than that for LRU hand-overs and the memory tier's checks).
     next_ttl_sweep: Mutex<Instant>,
+    /// Freshness rules (`freshness.rs`); `None` without them (one branch on the hit path).
+    fresh: Option<Box<FreshState<K, V>>>,
 }
 
 /// A persistent cache over a [`Store`]: `LmdbCache` (LMDB), `FileCache` (one file per
@@ -136,16 +139,24 @@ where
     /// unless `compiled_out`). `krate` and `kind` name the cache in logs and stats.
     #[doc(hidden)]
     pub fn open(
-        options: Options,
+        mut options: Options,
         krate: &'static str,
         kind: &'static str,
         open: impl FnOnce(&Opening<'_>) -> Result<S, String>,
     ) -> Self {
         let name = options.name.clone().unwrap_or_else(|| "unnamed".to_owned());
-        let namespace = options
+        let mut namespace = options
             .namespace
             .clone()
             .unwrap_or_else(|| Namespace::named(&name));
+        let logical_ttl = options.ttl;
+        let rules = options.take_rules::<K, V>();
+        if rules.stamped() {
+            // Stamped entries: their own namespace, kept by the store until the last
+            // stale window closes (see freshness.rs).
+            namespace = namespace.variant(crate::freshness::STAMPED_NAMESPACE);
+            options.ttl = rules.store_ttl();
+        }
         let policy = options.policy.unwrap_or(Policy::Lru);
         let root = match &options.cache_dir {
             Some(d) => Ok(d.clone()),
@@ -177,8 +188,11 @@ where
                 if let Some(m) = options.maxsize {
                     mb = mb.maxsize(m);
                 }
-                if let Some(t) = options.ttl {
+                if let Some(t) = logical_ttl {
                     mb = mb.ttl(t);
+                }
+                if rules.active() {
+                    mb = mb.freshness_rules(rules.clone());
                 }
                 let memory = mb
                     .build()
@@ -211,6 +225,16 @@ where
         let touched = (policy == Policy::Lru && matches!(engine, Engine::Store(_)))
             .then(|| Mutex::new(Vec::new()));
         let l1 = match (&engine, options.l1) {
+            // Freshness rules decide per read (stale, early, idle): a tier that answered
+            // before them would skip them, so a cache with rules has none.
+            (Engine::Store(_), Some(_)) if rules.active() => {
+                log::warn!(
+                    "{context}: `l1` is ignored with freshness rules (stale_while_revalidate, \
+                     stale_if_error, early, tti, ttl_of, force_refresh): each read must see \
+                     the stored stamp"
+                );
+                None
+            }
             (Engine::Store(store), Some(entries)) => match S::TRACKS_CHANGES {
                 true => Some(MemoryTier::new(
                     &name,
@@ -239,7 +263,7 @@ where
             name,
             kind,
             context,
-            ttl: options.ttl,
+            ttl: logical_ttl,
             maxsize: options.maxsize,
             policy,
             lock: options.lock,
@@ -250,6 +274,13 @@ where
             touched,
             l1,
             next_ttl_sweep: Mutex::new(Instant::now()),
+            fresh: rules.active().then(|| {
+                Box::new(FreshState {
+                    rules,
+                    counters: Default::default(),
+                    refreshing: Default::default(),
+                })
+            }),
         });
         let managed: Arc<dyn ManagedCache> = core.clone();
         if options.register {
@@ -337,14 +368,24 @@ where
     }
 
     fn store_value(&self, store: &S, sk: &[u8], value: &V) {
-        let core = &*self.core;
-        let touched = self.take_touched();
-        let written = store.put(sk, &touched, |buf| {
+        self.put_payload(store, sk, |buf| {
             encode_value(value, buf).map_err(|e| CacheError::Encode {
                 what: "value",
                 message: e.to_string(),
             })
         });
+    }
+
+    /// Stores the payload `fill` writes under `sk`, counting and absorbing failures.
+    pub(crate) fn put_payload(
+        &self,
+        store: &S,
+        sk: &[u8],
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), CacheError>,
+    ) {
+        let core = &*self.core;
+        let touched = self.take_touched();
+        let written = store.put(sk, &touched, fill);
         match written {
             Ok(s) => {
                 core.counters.insert();
@@ -389,6 +430,9 @@ where
                     self.core.counters.miss();
                     return None;
                 };
+                if let Some(f) = &self.core.fresh {
+                    return crate::freshness::get_fresh(self, store, &sk, &f.rules);
+                }
                 // Not promoted: `get` borrows its key, and the tier needs an owned one.
                 self.get_stored(store, &sk).map(|(v, _)| v)
             }
@@ -405,7 +449,12 @@ where
             Engine::Store(store) => {
                 let epoch = self.core.l1.as_ref().map(MemoryTier::epoch);
                 if let Some(sk) = self.stored_key(&key) {
-                    self.store_value(store, &sk, &value);
+                    match &self.core.fresh {
+                        Some(f) => {
+                            crate::freshness::insert_fresh(self, store, &sk, &value, &f.rules)
+                        }
+                        None => self.store_value(store, &sk, &value),
+                    }
                 }
                 if let (Some(t), Some(e)) = (&self.core.l1, epoch) {
                     t.fill(&key, &value, 0, e);
@@ -567,6 +616,14 @@ where
             self.core.counters.miss();
             return compute(); // unkeyable: call straight through
         };
+        if self.core.fresh.is_some() {
+            return twat_cache_common::freshness::get_or_compute(
+                &View(self.clone()),
+                key,
+                false,
+                compute,
+            );
+        }
         let core = &*self.core;
         let compute =
             || twat_cache_common::metrics::timed(&core.name, core.kind, S::BACKEND, compute);
@@ -635,6 +692,58 @@ where
     }
 }
 
+/// What the freshness module (`freshness.rs`) reaches of the cache.
+impl<S, K, V> PersistentCache<S, K, V>
+where
+    S: Store,
+    K: Hash + Eq + Clone + Serialize + Send + Sync + 'static,
+    V: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    pub(crate) fn fresh_state(&self) -> Option<&FreshState<K, V>> {
+        self.core.fresh.as_deref()
+    }
+
+    pub(crate) fn serving_store(&self) -> Option<&S> {
+        match &self.core.engine {
+            Engine::Store(store) => Some(store),
+            Engine::Memory(_) => None,
+        }
+    }
+
+    pub(crate) fn memory_fallback(&self) -> Option<&MemoryCache<K, V>> {
+        match &self.core.engine {
+            Engine::Store(_) => None,
+            Engine::Memory(m) => Some(m),
+        }
+    }
+
+    pub(crate) fn record_read_of(&self, sk: &[u8]) {
+        if let Some(t) = &self.core.touched {
+            self.record_read(t, sk);
+        }
+    }
+
+    pub(crate) fn counters_ref(&self) -> &Counters {
+        &self.core.counters
+    }
+
+    pub(crate) fn flight_ref(&self) -> &SingleFlight<K, V> {
+        &self.core.flight
+    }
+
+    pub(crate) fn note_problem(&self, problem: Problem, why: String) {
+        self.core.errors.record(problem, &self.core.context, why);
+    }
+
+    pub(crate) fn claim_key(&self, sk: &[u8]) -> Option<KeyLock> {
+        self.claim(sk)
+    }
+
+    pub(crate) fn context(&self) -> &str {
+        &self.core.context
+    }
+}
+
 impl<S: Store, K, V> Core<S, K, V> {
     /// Hands the reads recorded for LRU to the store.
     fn flush_touched(&self) {
@@ -687,6 +796,9 @@ where
             s.fallback_reason = Some(why);
         }
         s.selection = self.selection.clone();
+        if let (Engine::Store(_), Some(f)) = (&self.engine, &self.fresh) {
+            f.counters.fill(&mut s);
+        }
         self.errors.fill(&mut s);
         if let Engine::Store(store) = &self.engine
             && let Some(why) = store.problem()

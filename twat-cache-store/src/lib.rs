@@ -10,6 +10,7 @@
 //! | [`store`] | [`Store`]: where bytes live (lookup, put, touch, remove, clear, len/bytes, sweep) |
 //! | [`cache`] | [`PersistentCache`]: typed values, single-flight, counting, the memory fallback, locks, LRU reads, the registry |
 //! | [`options`] | [`Options`]: the settings every persistent builder shares, and their setters |
+//! | [`freshness`] | the freshness rules (stale-while-revalidate, stale-if-error, XFetch, tti, ttl_of, force_refresh) over any store: stamped payloads, the hooks of [`PersistentCache`] |
 //! | [`crypt`] | sealing and opening payloads with the store's cipher (no `cfg` in stores) |
 //! | [`unavailable`] | the stand-in for a store compiled out by its feature |
 //! | [`value`] | values to payloads and back (postcard; a fast path for `Vec<u8>`) |
@@ -26,6 +27,7 @@
 
 pub mod cache;
 pub mod crypt;
+pub mod freshness;
 pub mod options;
 pub mod store;
 mod tier;
@@ -44,3 +46,5 @@ pub use twat_cache_common::Policy as __Policy;
 #[cfg(feature = "encrypt")]
 #[doc(hidden)]
 pub use twat_cache_common::cipher as __cipher;
+#[doc(hidden)]
+pub use twat_cache_common::freshness_builder_methods as __freshness_builder_methods;

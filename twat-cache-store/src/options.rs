@@ -6,6 +6,7 @@ use std::time::Duration;
 
 #[cfg(feature = "encrypt")]
 use twat_cache_common::cipher::{KeySource, Plan};
+use twat_cache_common::freshness::FreshnessConfig;
 use twat_cache_common::paths::validate_folder_name;
 use twat_cache_common::{ConfigError, Namespace, Policy};
 
@@ -61,6 +62,12 @@ pub struct Options {
     pub plan: Plan,
     /// A malformed `TWAT_CACHE_KEY` makes a memory cache instead of an error.
     pub env_key_fallback: bool,
+    /// The freshness settings (`stale_while_revalidate`, `stale_if_error`, `early`,
+    /// `tti`; whether `ttl_of` is set).
+    pub freshness: FreshnessConfig,
+    /// The typed freshness functions (`ttl_of`, `force_refresh`): a
+    /// `twat_cache_common::freshness::Rules<K, V>`, see [`Options::rules_mut`].
+    pub fresh_fns: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Default for Options {
@@ -84,6 +91,8 @@ impl Default for Options {
             #[cfg(feature = "encrypt")]
             plan: Plan::Plain,
             env_key_fallback: false,
+            freshness: FreshnessConfig::default(),
+            fresh_fns: None,
         }
     }
 }
@@ -106,6 +115,7 @@ impl Options {
     /// ```
     pub fn check(&mut self, krate: &'static str, policies: &[Policy]) -> Result<(), ConfigError> {
         ConfigError::check_bounds(self.maxsize, self.max_bytes, self.ttl)?;
+        self.freshness.check(self.ttl)?;
         if let Some(p) = self.policy
             && !policies.contains(&p)
         {
@@ -396,6 +406,10 @@ macro_rules! shared_builder_methods {
             self.options.register = on;
             self
         }
+
+        $crate::__freshness_builder_methods!(
+            this => config: this.options.freshness, rules: *this.options.rules_mut::<K, V>()
+        );
 
         /// For `#[ucache]`: why this engine was chosen (shown in stats).
         #[doc(hidden)]

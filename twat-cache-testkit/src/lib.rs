@@ -29,6 +29,7 @@ pub mod conformance;
 pub mod encrypt;
 #[cfg(unix)]
 pub mod faults;
+pub mod freshness;
 #[cfg(unix)]
 pub mod inject;
 #[cfg(unix)]

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use twat_cache_common::freshness::Rules;
 use twat_cache_common::{ConfigError, Policy};
 
 use crate::MemoryCache;
@@ -34,6 +35,7 @@ pub struct MemoryCacheBuilder<K, V> {
     pub(crate) register: bool,
     pub(crate) force_std: bool,
     pub(crate) selection: Option<String>,
+    pub(crate) rules: Rules<K, V>,
     _types: PhantomData<fn(K) -> V>,
 }
 
@@ -49,6 +51,7 @@ impl<K, V> Default for MemoryCacheBuilder<K, V> {
             register: true,
             force_std: false,
             selection: None,
+            rules: Rules::default(),
             _types: PhantomData,
         }
     }
@@ -113,6 +116,14 @@ where
         self
     }
 
+    /// Every freshness rule at once (a persistent cache's memory fallback takes its
+    /// store's).
+    #[doc(hidden)]
+    pub fn freshness_rules(mut self, rules: Rules<K, V>) -> Self {
+        self.rules = rules;
+        self
+    }
+
     /// For `#[ucache]`: why this engine was chosen (shown in `stats().selection`).
     #[doc(hidden)]
     pub fn selection(mut self, why: impl Into<String>) -> Self {
@@ -120,9 +131,12 @@ where
         self
     }
 
+    twat_cache_common::freshness_builder_methods!(this => config: this.rules.config, rules: this.rules);
+
     /// Checks the settings and builds the cache.
     pub fn build(self) -> Result<MemoryCache<K, V>, ConfigError> {
         ConfigError::check_bounds(self.maxsize, None, self.ttl)?;
+        self.rules.config.check(self.ttl)?;
         Ok(MemoryCache::from_builder(self))
     }
 }

@@ -10,9 +10,10 @@ use twat_cache_common::clock::{deadline, now_nanos};
 use twat_cache_common::metrics;
 use twat_cache_common::registry::{self, ManagedCache};
 use twat_cache_common::stats::Counters;
-use twat_cache_common::{Backend, CacheStats, Policy};
+use twat_cache_common::{Backend, CacheStats, Policy, SingleFlight};
 
 use crate::MemoryCacheBuilder;
+use crate::fresh::{Fresh, FreshSide};
 use crate::shard::{Lookup, Memo, Slot};
 use crate::store::MemoryStore;
 
@@ -26,6 +27,12 @@ struct Core<K, V> {
     kind: &'static str,
     single_flight: bool,
     selection: Option<String>,
+    /// Single-flight for the freshness paths (without rules it lives in the shards).
+    flight: SingleFlight<K, V>,
+    /// Freshness rules (`stale_while_revalidate`, `ttl_of`, ...): entries then live in
+    /// this side store instead of `store`. `None` for a cache without them (the hit path
+    /// pays one branch).
+    fresh: Option<Box<FreshSide<K, V>>>,
 }
 
 /// An in-memory cache: sharded, bounded, with ttl and single-flight. Cloning is cheap and
@@ -75,6 +82,11 @@ where
     }
 
     pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Self {
+        let mut rules = b.rules;
+        rules.ttl = b.ttl;
+        let fresh = rules
+            .active()
+            .then(|| Box::new(FreshSide::new(rules, b.policy, b.maxsize, b.force_std)));
         let core = Arc::new(Core {
             store: MemoryStore::new(b.policy, b.maxsize, b.force_std),
             counters: Counters::default(),
@@ -85,12 +97,40 @@ where
             kind: b.kind,
             single_flight: b.single_flight,
             selection: b.selection,
+            flight: SingleFlight::default(),
+            fresh,
         });
         if b.register {
             let managed: Arc<dyn ManagedCache> = core.clone();
             registry::register(&managed);
         }
         MemoryCache { core }
+    }
+
+    pub(crate) fn fresh_side(&self) -> Option<&FreshSide<K, V>> {
+        self.core.fresh.as_deref()
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.core.counters
+    }
+
+    pub(crate) fn flight(&self) -> &SingleFlight<K, V> {
+        &self.core.flight
+    }
+
+    /// Stores a value with its freshness stamp (caches with rules only).
+    pub(crate) fn insert_stamped(
+        &self,
+        key: K,
+        value: V,
+        stamp: twat_cache_common::freshness::Stamp,
+    ) {
+        let core = &*self.core;
+        let Some(f) = &core.fresh else {
+            return self.insert(key, value);
+        };
+        f.insert(key, value, stamp);
     }
 
     #[inline]
@@ -110,6 +150,9 @@ where
         K: Borrow<Q>,
     {
         let core = &*self.core;
+        if let Some(f) = &core.fresh {
+            return f.get(key, &core.counters);
+        }
         match core.store.get(key, self.now()) {
             Lookup::Hit(v) => {
                 core.counters.hit();
@@ -131,6 +174,10 @@ where
     /// the cache is full.
     pub fn insert(&self, key: K, value: V) {
         let core = &*self.core;
+        if let Some(f) = &core.fresh {
+            let stamp = f.stamp_now(&value);
+            return self.insert_stamped(key, value, stamp);
+        }
         let now = self.now();
         let slot = Slot::new(value, deadline(core.ttl));
         core.store.insert(key, slot, now);
@@ -157,17 +204,23 @@ where
     where
         K: Borrow<Q>,
     {
-        self.core.store.remove(key)
+        match &self.core.fresh {
+            Some(f) => f.remove(key),
+            None => self.core.store.remove(key),
+        }
     }
 
     /// Removes every entry.
     pub fn clear(&self) {
-        self.core.store.clear();
+        self.core.clear();
     }
 
     /// Number of entries (expired entries count until they are swept).
     pub fn len(&self) -> usize {
-        self.core.store.len()
+        match &self.core.fresh {
+            Some(f) => f.len(),
+            None => self.core.store.len(),
+        }
     }
 
     /// Whether the cache holds no entry.
@@ -200,7 +253,9 @@ where
         self.core.stats()
     }
 
-    /// Direct access to the sharded store (no stats, no single-flight).
+    /// Direct access to the sharded store (no stats, no single-flight). A cache with
+    /// freshness rules (`stale_while_revalidate`, `ttl_of`, ...) keeps its entries, with
+    /// their stamps, elsewhere: its `inner()` is empty.
     pub fn inner(&self) -> &MemoryStore<K, V> {
         &self.core.store
     }
@@ -239,6 +294,9 @@ where
         key: K,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
+        if self.core.fresh.is_some() {
+            return self.fresh_get_or_compute(key, compute);
+        }
         let core = &*self.core;
         let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
         let memo = Memo {
@@ -259,6 +317,9 @@ where
         key: K,
         compute: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
+        if self.core.fresh.is_some() {
+            return self.fresh_get_or_compute(key, compute);
+        }
         let core = &*self.core;
         let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
         let memo = Memo {
@@ -267,6 +328,24 @@ where
             single_flight: core.single_flight,
         };
         core.store.compute_after_miss(key, &memo, compute)
+    }
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// `try_get_or_insert_with` under freshness rules, out of line so that the plain path
+    /// pays only the branch that leads here.
+    #[cold]
+    #[inline(never)]
+    fn fresh_get_or_compute<E>(
+        &self,
+        key: K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        twat_cache_common::freshness::get_or_compute(&Fresh(self.clone()), key, false, compute)
     }
 }
 
@@ -280,14 +359,32 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'sta
         s.inserts += inserts;
         s.evictions += evictions;
         s.expired += expired;
-        s.entries = self.store.len() as u64;
+        s.entries = match &self.fresh {
+            Some(f) => {
+                f.fill(&mut s);
+                f.len() as u64
+            }
+            None => self.store.len() as u64,
+        };
         s.maxsize = self.maxsize.map(|m| m as u64);
         s.ttl_secs = self.ttl.map(|t| t.as_secs_f64());
         s.selection = self.selection.clone();
         s
     }
 
+    fn clear(&self) {
+        match &self.fresh {
+            Some(f) => f.clear(),
+            None => self.store.clear(),
+        }
+    }
+
     fn sweep_expired(&self) -> u64 {
+        if let Some(f) = &self.fresh {
+            let n = f.remove_expired();
+            self.counters.expired(n);
+            return n;
+        }
         if self.ttl.is_none() {
             return 0;
         }
@@ -305,12 +402,17 @@ where
         Core::stats(self)
     }
     fn clear(&self) {
-        self.store.clear();
+        Core::clear(self);
     }
     fn sweep_expired(&self) -> u64 {
         Core::sweep_expired(self)
     }
     fn sweep_interval(&self) -> Option<Duration> {
-        self.ttl.map(registry::sweep_interval_for)
+        let ttl = match &self.fresh {
+            // Stamped entries are kept until their stale window closes.
+            Some(f) => f.rules.store_ttl().or(self.ttl),
+            None => self.ttl,
+        };
+        ttl.map(registry::sweep_interval_for)
     }
 }

@@ -60,6 +60,8 @@ extern crate self as twat_mcache;
 
 mod builder;
 mod cache;
+mod fresh;
+mod fresh_api;
 mod hasher;
 #[cfg(feature = "schnellru")]
 mod lru;

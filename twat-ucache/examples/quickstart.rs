@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use twat_ucache::{CacheStats, acache, bcache, fcache, mcache, ucache};
@@ -96,6 +97,20 @@ async fn top_identifiers(dir: PathBuf, n: usize) -> Vec<(String, usize)> {
         let _ = tx.send(top);
     });
     rx.await.unwrap_or_default()
+}
+
+/// Whether the (pretend) rates service is down.
+static RATES_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// An exchange rate from a flaky upstream: fresh for 100 ms, and for an hour after that
+/// an error from the service returns the last good rate instead (`stale_if_error`,
+/// logged and counted in `stats().stale_served`).
+#[mcache(ttl = "100ms", stale_if_error = "1h")]
+fn exchange_rate(currency: &str) -> Result<f64, String> {
+    if RATES_DOWN.load(Ordering::SeqCst) {
+        return Err(format!("rates service down, no rate for {currency}"));
+    }
+    Ok(if currency == "EUR" { 1.08 } else { 1.0 })
 }
 
 /// The text of every `.rs` file under `dir`, skipping build output.
@@ -256,6 +271,19 @@ fn main() {
         s.kind,
         s.selection.as_deref().unwrap_or("-"),
         s.backend
+    );
+
+    println!("freshness: stale_if_error keeps a flaky upstream's last good answer");
+    let fresh = exchange_rate("EUR");
+    RATES_DOWN.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(150)); // the rate expires; the service fails
+    let stale = exchange_rate("EUR");
+    assert_eq!(fresh, stale);
+    let s = exchange_rate_cache().stats();
+    println!(
+        "  exchange_rate(\"EUR\") = {stale:?} after the service failed ({} stale answer served, \
+         {} refresh error)\n",
+        s.stale_served, s.refresh_errors
     );
 
     println!("every cache in this process (twat_ucache::stats_all()):");
