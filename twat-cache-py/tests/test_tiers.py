@@ -98,3 +98,15 @@ def test_redis_l1_hits_and_another_process_write(redis_url, cache_root, monkeypa
     cached = _workers.TIERED["redis"]
     assert cached.cache_backend == "redis"
     _seen_from_other_process("redis")
+
+
+def test_l1_beside_freshness_rules_is_reported_not_in_effect(cache_root):
+    @bcache(folder_name="l1-fresh", l1=10, ttl=60, tti=60)
+    def f(n):
+        return n
+
+    assert f(1) == 1 and f(1) == 1
+    stats = f.cache_stats()
+    assert stats["not_in_effect"] == ["l1"]
+    assert stats["l1_hits"] == 0
+    assert stats["hits"] == 1
