@@ -128,7 +128,8 @@ fn ttl_of_value(
     ttl_of: &Py<PyAny>,
     value: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
 ) -> Option<Duration> {
-    Python::attach(|py| {
+    // `try_attach`: a background refresh may store its value while the interpreter exits.
+    Python::try_attach(|py| {
         let answer = value(py).and_then(|v| ttl_of.bind(py).call1((v,)));
         let seconds = answer.and_then(|a| {
             if a.is_none() {
@@ -148,6 +149,7 @@ fn ttl_of_value(
             }
         }
     })
+    .flatten()
 }
 
 /// Applies `ttl_of` to a builder whose values are pickles.

@@ -183,8 +183,10 @@ impl Engine {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
         let call = self.owned_call(py, args, kwargs);
-        let compute =
-            move || Python::attach(|py| call.run(py).map(|v| Shared::new(v.unbind(), pins)));
+        let compute = move || {
+            Python::try_attach(|py| call.run(py).map(|v| Shared::new(v.unbind(), pins)))
+                .unwrap_or_else(|| Err(interpreter_gone()))
+        };
         let got = if self.settings.fresh.refreshes_later() {
             py.detach(|| cache.try_get_or_refresh_with(key, compute))
         } else {
@@ -205,12 +207,13 @@ impl Engine {
     ) -> PyResult<Py<PyAny>> {
         let call = self.owned_call(py, args, kwargs);
         let compute = move || {
-            Python::attach(|py| {
+            Python::try_attach(|py| {
                 let v = call.run(py).map_err(Outcome::Raised)?;
                 value::dumps(py, &v).map_err(|e| {
                     Outcome::Unpicklable(v.unbind(), format!("its result cannot be pickled: {e}"))
                 })
             })
+            .unwrap_or_else(|| Err(Outcome::Raised(interpreter_gone())))
         };
         let got = if self.settings.fresh.refreshes_later() {
             py.detach(|| cache.get_or_refresh(key, compute))
@@ -294,6 +297,14 @@ impl Engine {
             Cache::Persistent(_) => self.persistent(py).map(|p| py.detach(|| p.stats())),
         }
     }
+}
+
+/// What a background refresh gets when it starts after the interpreter began shutting
+/// down (the body cannot run; the engine counts a failed refresh).
+fn interpreter_gone() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(
+        "twat_cache: the Python interpreter is shutting down; the refresh did not run",
+    )
 }
 
 /// A call of the wrapped function, owned: what a body that may run later captures.

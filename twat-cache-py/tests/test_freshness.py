@@ -198,3 +198,28 @@ def test_ttl_of_raising_falls_back_to_the_ttl(cache_root, monkeypatch):
     assert f(1)["run"] == 1
     assert f(1)["run"] == 1, "stored for the cache's ttl"
     assert [type(r.exc_value) for r in reported] == [RuntimeError]
+
+
+def test_a_background_refresh_at_interpreter_exit_is_quiet(tmp_path):
+    # The refresh worker may pick the job up after the interpreter began shutting down:
+    # it must skip the body, not panic on stderr or change the exit status.
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import time\n"
+        "from twat_cache import mcache\n"
+        "@mcache(ttl=0.01, stale_while_revalidate=60)\n"
+        "def f(n):\n"
+        "    time.sleep(0.2)\n"
+        "    return n\n"
+        "f(1)\n"
+        "time.sleep(0.05)\n"
+        "print(f(1))\n"
+    )
+    for _ in range(3):
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout == "1\n"
+        assert "panicked" not in run.stderr, run.stderr
