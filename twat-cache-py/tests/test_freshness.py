@@ -18,6 +18,27 @@ SYNC = {
 }
 
 
+def _flush(url):
+    """Empties the session's Redis server: the tests' functions share qualnames."""
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    with socket.create_connection((u.hostname, u.port), timeout=5) as conn:
+        conn.sendall(b"FLUSHALL\r\n")
+        assert conn.recv(16).startswith(b"+OK")
+
+
+@pytest.fixture(params=sorted(SYNC) + ["redis"])
+def decorate(request, cache_root):
+    """Each engine's decorator (Redis: ucache(preferred_engine="redis") on a real server)."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        _flush(url)
+        return lambda **kw: ucache(preferred_engine="redis", url=url, **kw)
+    return SYNC[request.param]
+
+
 def _poll(condition, seconds=10.0):
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -69,19 +90,13 @@ def _stale_if_error(decorate):
     assert up.runs == 3
 
 
-@pytest.mark.parametrize("name", sorted(SYNC))
-def test_stale_if_error_returns_the_expired_value_when_the_body_raises(cache_root, name):
-    _stale_if_error(SYNC[name])
+def test_stale_if_error_returns_the_expired_value_when_the_body_raises(decorate):
+    _stale_if_error(decorate)
 
 
-def test_stale_if_error_on_redis(redis_url, cache_root):
-    _stale_if_error(lambda **kw: ucache(preferred_engine="redis", url=redis_url, **kw))
-
-
-@pytest.mark.parametrize("name", sorted(SYNC))
-def test_without_stale_if_error_the_error_propagates(cache_root, name):
+def test_without_stale_if_error_the_error_propagates(decorate):
     up = Upstream()
-    f = SYNC[name](ttl=0.05)(body_of(up))
+    f = decorate(ttl=0.05)(body_of(up))
     f(1)
     time.sleep(0.3)
     up.down = True
@@ -89,34 +104,29 @@ def test_without_stale_if_error_the_error_propagates(cache_root, name):
         f(1)
 
 
-@pytest.mark.parametrize("name", sorted(SYNC))
-def test_a_miss_with_stale_if_error_still_raises(cache_root, name):
+def test_a_miss_with_stale_if_error_still_raises(decorate):
     up = Upstream()
     up.down = True
-    f = SYNC[name](ttl=60, stale_if_error=60)(body_of(up))
+    f = decorate(ttl=60, stale_if_error=60)(body_of(up))
     with pytest.raises(ConnectionError):
         f(1)  # nothing stored yet: nothing stale to serve
 
 
-def test_tti_keeps_read_entries_and_drops_idle_ones(cache_root):
-    idle, kept = {}, {}
-    for name, decorate in SYNC.items():
-        idle[name] = decorate(tti=0.1, version=1)(body_of(Upstream()))
-        kept[name] = decorate(tti=3600, version=2)(body_of(Upstream()))
-        assert idle[name](1)["run"] == 1
-        assert kept[name](1)["run"] == 1
-        assert kept[name](1)["run"] == 1, name  # read well within its tti: a hit
-        assert "tti" not in idle[name].cache_stats()["not_in_effect"]
+def test_tti_keeps_read_entries_and_drops_idle_ones(decorate):
+    idle = decorate(tti=0.1, version=1)(body_of(Upstream()))
+    kept = decorate(tti=3600, version=2)(body_of(Upstream()))
+    assert idle(1)["run"] == 1
+    assert kept(1)["run"] == 1
+    assert kept(1)["run"] == 1  # read well within its tti: a hit
+    assert "tti" not in idle.cache_stats()["not_in_effect"]
     time.sleep(1.5)  # > tti + the engine's 1 s grace for recording reads
-    for name in SYNC:
-        assert idle[name](1)["run"] == 2, f"{name}: an entry idle past its tti is gone"
-        assert kept[name](1)["run"] == 1, name
+    assert idle(1)["run"] == 2, "an entry idle past its tti is gone"
+    assert kept(1)["run"] == 1
 
 
-@pytest.mark.parametrize("name", sorted(SYNC))
-def test_stale_while_revalidate_serves_the_old_value_and_refreshes_in_background(cache_root, name):
+def test_stale_while_revalidate_serves_the_old_value_and_refreshes_in_background(decorate):
     up = Upstream()
-    f = SYNC[name](ttl=0.05, stale_while_revalidate=3600)(body_of(up))
+    f = decorate(ttl=0.05, stale_while_revalidate=3600)(body_of(up))
     assert f(1)["run"] == 1
     time.sleep(0.3)
     assert f(1)["run"] == 1, "the stale value, at once"
@@ -127,8 +137,7 @@ def test_stale_while_revalidate_serves_the_old_value_and_refreshes_in_background
     assert up.runs == 2
 
 
-@pytest.mark.parametrize("name", sorted(SYNC))
-def test_early_recomputes_before_expiry(cache_root, name):
+def test_early_recomputes_before_expiry(decorate):
     # With a huge beta the XFetch draw always says "recompute now" once the body's run
     # time is known: the second call gets the stored value and a refresh runs behind it.
     def body(n):
@@ -136,7 +145,7 @@ def test_early_recomputes_before_expiry(cache_root, name):
         return up(n)
 
     up = Upstream()
-    f = SYNC[name](ttl=3600, early=1e9)(body)
+    f = decorate(ttl=3600, early=1e9)(body)
     assert f(1)["run"] == 1
     assert f(1)["run"] == 1
     assert _poll(lambda: up.runs >= 2), "an early recomputation ran"
@@ -161,7 +170,7 @@ def test_async_wrappers_report_what_is_not_in_effect(cache_root):
     assert f.cache_stats()["not_in_effect"] == ["early", "stale_if_error", "stale_while_revalidate"]
 
 
-def test_ttl_of_sets_each_entrys_ttl_from_its_value(cache_root):
+def test_ttl_of_sets_each_entrys_ttl_from_its_value(decorate):
     import datetime
 
     def max_age(value):
@@ -170,18 +179,14 @@ def test_ttl_of_sets_each_entrys_ttl_from_its_value(cache_root):
             return None
         return 0.05 if value["n"] == 1 else datetime.timedelta(milliseconds=50)
 
-    fns = {}
-    for name, decorate in SYNC.items():
-        up = Upstream()
-        fns[name] = (decorate(ttl=3600, ttl_of=max_age)(body_of(up)), up)
-        f = fns[name][0]
-        assert [f(1)["run"], f(2)["run"], f(3)["run"]] == [1, 2, 3]
-        assert "ttl_of" not in f.cache_stats()["not_in_effect"]
+    up = Upstream()
+    f = decorate(ttl=3600, ttl_of=max_age)(body_of(up))
+    assert [f(1)["run"], f(2)["run"], f(3)["run"]] == [1, 2, 3]
+    assert "ttl_of" not in f.cache_stats()["not_in_effect"]
     time.sleep(0.3)
-    for name, (f, up) in fns.items():
-        assert f(2)["run"] == 2, f"{name}: kept for the cache's ttl"
-        assert f(1)["run"] == 4, f"{name}: expired by its own ttl"
-        assert f(3)["run"] == 5, f"{name}: expired by its own ttl (a timedelta)"
+    assert f(2)["run"] == 2, "kept for the cache's ttl"
+    assert f(1)["run"] == 4, "expired by its own ttl"
+    assert f(3)["run"] == 5, "expired by its own ttl (a timedelta)"
 
 
 def test_ttl_of_raising_falls_back_to_the_ttl(cache_root, monkeypatch):
