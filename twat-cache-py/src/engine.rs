@@ -280,6 +280,21 @@ impl Persistent {
         }
     }
 
+    /// Runs `compute` now and stores its pickle over whatever is stored for `key`
+    /// (`force_refresh`); with `stale_if_error`, an error returns the stored pickle while
+    /// it is within that window. Call without the GIL.
+    pub(crate) fn refresh<E>(
+        &self,
+        key: Key,
+        compute: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, E> {
+        match self {
+            Persistent::Lmdb(c) => c.try_refresh_with(key, compute),
+            Persistent::Files(c) => c.try_refresh_with(key, compute),
+            Persistent::Redis(c) => c.try_refresh_with(key, compute),
+        }
+    }
+
     /// The stored pickle for `key` (counts a hit or a miss). Call without the GIL.
     pub(crate) fn get(&self, key: &Key) -> Option<Vec<u8>> {
         match self {

@@ -467,6 +467,56 @@ impl Engine {
         }
     }
 
+    /// Runs the function now and stores its result over the stored one (`force_refresh`);
+    /// counted in `refreshes`. With `stale_if_error`, an exception returns the stored
+    /// value while it is within that window.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn _refresh(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        if twat_cache_common::env::caching_disabled() {
+            return self.func.call(py, args, kwargs);
+        }
+        let Some((key, pins)) = self.key_of(py, args, kwargs)? else {
+            return self.func.call(py, args, kwargs);
+        };
+        let call = self.owned_call(py, args, kwargs);
+        match &self.cache {
+            Cache::Memory(c) => {
+                let compute =
+                    || Python::attach(|py| call.run(py).map(|v| Shared::new(v.unbind(), pins)));
+                let got = py.detach(|| c.try_refresh_with(key.into_vec(), compute));
+                got.map(|v| v.0.value.clone_ref(py))
+            }
+            Cache::Persistent(_) => {
+                let Some(p) = self.persistent(py) else {
+                    return self.func.call(py, args, kwargs);
+                };
+                let mut computed: Option<Py<PyAny>> = None;
+                let compute = || {
+                    Python::attach(|py| {
+                        let v = call.run(py).map_err(Outcome::Raised)?;
+                        match value::dumps(py, &v) {
+                            Ok(bytes) => {
+                                computed = Some(v.unbind());
+                                Ok(bytes)
+                            }
+                            Err(e) => Err(Outcome::Unpicklable(
+                                v.unbind(),
+                                format!("its result cannot be pickled: {e}"),
+                            )),
+                        }
+                    })
+                };
+                let got = py.detach(|| p.refresh(key.into_vec(), compute));
+                self.finish_persistent(py, got, computed, args, kwargs)
+            }
+        }
+    }
+
     /// The key of a call, `(key bytes, objects the entry must keep alive)`, or `None` when
     /// it is not cacheable (acache's wrapper, `force_refresh`).
     #[pyo3(signature = (args, kwargs = None))]

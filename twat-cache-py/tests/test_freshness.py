@@ -228,3 +228,37 @@ def test_a_background_refresh_at_interpreter_exit_is_quiet(tmp_path):
         assert run.returncode == 0, run.stderr
         assert run.stdout == "1\n"
         assert "panicked" not in run.stderr, run.stderr
+
+
+def test_force_refresh_replaces_the_stored_value(decorate):
+    up = Upstream()
+
+    def body(n, fresh=False):
+        return up(n)
+
+    f = decorate(ttl=60, ignore=("fresh",), force_refresh=lambda n, fresh=False: fresh)(body)
+    g = decorate(ttl=60, stale_if_error=60, ignore=("fresh",), version=1,
+                 force_refresh=lambda n, fresh=False: fresh)(body)
+    assert g(1)["run"] == 1
+    assert g(1, fresh=True)["run"] == 2
+    assert g(1)["run"] == 2
+    # Counted by the engine's freshness path, which a cache with a rule takes.
+    assert g.cache_stats()["refreshes"] == 1
+    assert f(1)["run"] == 3
+    assert f(1, fresh=True)["run"] == 4
+    assert f(1)["run"] == 4
+
+
+def test_force_refresh_that_raises_keeps_the_stored_value_with_stale_if_error(decorate):
+    up = Upstream()
+
+    def body(n, fresh=False):
+        return up(n)
+
+    f = decorate(ttl=0.05, stale_if_error=3600, ignore=("fresh",),
+                 force_refresh=lambda n, fresh=False: fresh)(body)
+    assert f(1)["run"] == 1
+    time.sleep(0.3)
+    up.down = True
+    assert f(1, fresh=True)["run"] == 1, "the stored value, not the error"
+    assert f.cache_stats()["refresh_errors"] == 1

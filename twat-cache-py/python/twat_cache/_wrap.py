@@ -114,11 +114,7 @@ class _RefreshingFunction(CachedFunction):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._twat_force_refresh(*args, **kwargs):
-            value = self.__wrapped__(*args, **kwargs)
-            keyed = self._key(args, kwargs)
-            if keyed is not None:
-                self._store(keyed[0], value, keyed[1])
-            return value
+            return self._refresh(*args, **kwargs)
         return super().__call__(*args, **kwargs)
 
 
