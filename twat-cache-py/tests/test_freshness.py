@@ -262,3 +262,26 @@ def test_force_refresh_that_raises_keeps_the_stored_value_with_stale_if_error(de
     up.down = True
     assert f(1, fresh=True)["run"] == 1, "the stored value, not the error"
     assert f.cache_stats()["refresh_errors"] == 1
+
+
+@pytest.mark.parametrize("backend", ["memory", "lmdb"])
+def test_async_wrappers_honour_tti_and_ttl_of(cache_root, backend):
+    runs = []
+
+    async def body(n):
+        runs.append(n)
+        return {"n": n}
+
+    idle = acache(backend=backend, tti=0.1, folder_name="async-fresh")(body)
+    short = acache(backend=backend, ttl=3600, ttl_of=lambda v: 0.05, version=1,
+                   folder_name="async-fresh")(body)
+
+    async def calls():
+        return [await idle(1), await idle(1), await short(2), await short(2)]
+
+    assert asyncio.run(calls()) == [{"n": 1}, {"n": 1}, {"n": 2}, {"n": 2}]
+    assert runs == [1, 2]
+    assert idle.cache_stats()["not_in_effect"] == []
+    time.sleep(1.5)
+    assert asyncio.run(calls()) == [{"n": 1}, {"n": 1}, {"n": 2}, {"n": 2}]
+    assert runs == [1, 2, 1, 2], "both expired: the idle one by tti, the other by ttl_of"
