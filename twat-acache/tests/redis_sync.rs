@@ -183,6 +183,52 @@ fn max_bytes_bounds_the_namespace() {
 }
 
 #[test]
+fn the_entry_just_written_is_never_its_own_victim_when_scores_tie() {
+    // Writes within one millisecond tie on score, and Redis then orders them by member:
+    // the entry just written may sort first. Put every older entry after it (a score in
+    // the future) so it surely does; the bound must still be kept by evicting the others.
+    let Some(server) = RedisServer::start("redis_sync::tie") else {
+        return;
+    };
+    let c = RedisCache::<u32, Vec<u8>>::builder()
+        .url(server.url())
+        .name("tie")
+        .max_bytes(3_500)
+        .register(false)
+        .build()
+        .unwrap();
+    for k in 0..3u32 {
+        c.insert(k, vec![k as u8; 1000]);
+    }
+    let mut conn = raw(&server);
+    let order = format!("twat:{{{}}}:order", Namespace::named("tie").hex());
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(&order)
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(members.len(), 3);
+    for m in &members {
+        let _: () = redis::cmd("ZADD")
+            .arg(&order)
+            .arg(1e15)
+            .arg(m)
+            .query(&mut conn)
+            .unwrap();
+    }
+    c.insert(3, vec![3; 1000]);
+    let s = c.stats();
+    assert!(s.bytes <= 3_500, "{s:?}");
+    assert_eq!(s.evictions, 1, "{s:?}");
+    assert_eq!(
+        c.get(&3),
+        Some(vec![3; 1000]),
+        "the entry just written stays"
+    );
+}
+
+#[test]
 fn maxmemory_full_evicts_oldest_and_keeps_caching() {
     let Some(server) = RedisServer::start("redis_sync::maxmemory") else {
         return;

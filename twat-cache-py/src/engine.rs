@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use twat_cache_common::{CacheStats, ConfigError, Namespace, Policy};
-use twat_ucache::{AsyncCache, FileCache, LmdbCache, MemoryCache};
+use twat_ucache::{FileCache, LmdbCache, MemoryCache, RedisCache};
 
 /// Key bytes (see `key.rs`).
 pub(crate) type Key = Vec<u8>;
@@ -47,13 +47,46 @@ pub(crate) struct Settings {
     /// A raw 256-bit key (`encryption_key=`), or a passphrase (`passphrase=`).
     pub(crate) encryption_key: Option<[u8; 32]>,
     pub(crate) passphrase: Option<String>,
+    /// `l1=`: entries kept in a memory tier in front of a disk or Redis cache.
+    pub(crate) l1: Option<usize>,
+    pub(crate) fresh: Freshness,
+}
+
+/// The freshness keywords (docs/freshness.md), passed to every engine's builder.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Freshness {
+    pub(crate) stale_while_revalidate: Option<Duration>,
+    pub(crate) stale_if_error: Option<Duration>,
+    pub(crate) tti: Option<Duration>,
+    pub(crate) early: Option<f64>,
+    /// `ttl_of=`: called with each value (the object itself in memory, the pickle read
+    /// back on disk and in Redis); seconds, a `timedelta`, or `None` for the `ttl`.
+    pub(crate) ttl_of: Option<Arc<Py<PyAny>>>,
+}
+
+impl Freshness {
+    /// Whether any rule is set: calls then take the engine's freshness path.
+    pub(crate) fn any(&self) -> bool {
+        self.stale_while_revalidate.is_some()
+            || self.stale_if_error.is_some()
+            || self.tti.is_some()
+            || self.early.is_some()
+            || self.ttl_of.is_some()
+    }
+
+    /// Whether a call may return at once and recompute in the background.
+    pub(crate) fn refreshes_later(&self) -> bool {
+        self.stale_while_revalidate.is_some() || self.early.is_some()
+    }
 }
 
 /// A persistent engine: values are pickles.
 pub(crate) enum Persistent {
     Lmdb(LmdbCache<Key, Vec<u8>>),
     Files(FileCache<Key, Vec<u8>>),
-    Redis(AsyncCache<Key, Vec<u8>>),
+    /// Synchronous: calls block this thread (without the GIL); `async def` wrappers run
+    /// them in the event loop's executor.
+    Redis(RedisCache<Key, Vec<u8>>),
 }
 
 /// Applies the shared settings to any of the engine builders (they share method names).
@@ -71,6 +104,60 @@ macro_rules! configure {
         }
         if let Some(why) = &$s.selection {
             b = b.selection(why.clone());
+        }
+        if let Some(w) = $s.fresh.stale_while_revalidate {
+            b = b.stale_while_revalidate(w);
+        }
+        if let Some(w) = $s.fresh.stale_if_error {
+            b = b.stale_if_error(w);
+        }
+        if let Some(d) = $s.fresh.tti {
+            b = b.tti(d);
+        }
+        if let Some(beta) = $s.fresh.early {
+            b = b.early(beta);
+        }
+        b
+    }};
+}
+
+/// One entry's ttl from the decorator's `ttl_of` (`None`: the cache's `ttl`). An exception
+/// in it, or an answer that is not a positive duration, also means the `ttl`; an
+/// exception is reported through `sys.unraisablehook`.
+fn ttl_of_value(
+    ttl_of: &Py<PyAny>,
+    value: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
+) -> Option<Duration> {
+    // `try_attach`: a background refresh may store its value while the interpreter exits.
+    Python::try_attach(|py| {
+        let answer = value(py).and_then(|v| ttl_of.bind(py).call1((v,)));
+        let seconds = answer.and_then(|a| {
+            if a.is_none() {
+                Ok(None)
+            } else if a.hasattr("total_seconds")? {
+                a.call_method0("total_seconds")?.extract::<f64>().map(Some)
+            } else {
+                a.extract::<f64>().map(Some)
+            }
+        });
+        match seconds {
+            Ok(Some(s)) if s > 0.0 => Duration::try_from_secs_f64(s).ok(),
+            Ok(_) => None,
+            Err(e) => {
+                e.write_unraisable(py, Some(ttl_of.bind(py)));
+                None
+            }
+        }
+    })
+    .flatten()
+}
+
+/// Applies `ttl_of` to a builder whose values are pickles.
+macro_rules! configure_ttl_of_pickled {
+    ($builder:expr, $s:expr) => {{
+        let mut b = $builder;
+        if let Some(f) = $s.fresh.ttl_of.clone() {
+            b = b.ttl_of(move |v: &Vec<u8>| ttl_of_value(&f, |py| crate::value::loads(py, v)));
         }
         b
     }};
@@ -98,10 +185,24 @@ macro_rules! configure_crypto {
     ($builder:expr, $s:expr) => {{ $builder }};
 }
 
+/// Applies what every persistent builder (disk and Redis) takes.
+macro_rules! configure_persistent {
+    ($builder:expr, $s:expr) => {{
+        let mut b = configure_ttl_of_pickled!(
+            configure_crypto!(configure!($builder, $s), $s).namespace($s.namespace.clone()),
+            $s
+        );
+        if let Some(n) = $s.l1 {
+            b = b.l1(n);
+        }
+        b
+    }};
+}
+
 /// Applies what only the disk builders take.
 macro_rules! configure_disk {
     ($builder:expr, $s:expr) => {{
-        let mut b = configure_crypto!(configure!($builder, $s), $s).namespace($s.namespace.clone());
+        let mut b = configure_persistent!($builder, $s);
         if let Some(f) = &$s.folder_name {
             b = b.folder_name(f.clone());
         }
@@ -118,7 +219,11 @@ impl Settings {
     }
 
     pub(crate) fn build_memory(&self) -> Result<MemoryCache<Key, Shared>, ConfigError> {
-        configure!(MemoryCache::<Key, Shared>::builder(), self).build()
+        let mut b = configure!(MemoryCache::<Key, Shared>::builder(), self);
+        if let Some(f) = self.fresh.ttl_of.clone() {
+            b = b.ttl_of(move |v: &Shared| ttl_of_value(&f, |py| Ok(v.0.value.bind(py).clone())));
+        }
+        b.build()
     }
 
     pub(crate) fn build_persistent(&self) -> Result<Persistent, ConfigError> {
@@ -132,14 +237,12 @@ impl Settings {
                     .build()?,
             ),
             _ => {
-                let mut b = configure_crypto!(
-                    configure!(AsyncCache::<Key, Vec<u8>>::builder(), self),
-                    self
-                )
-                .namespace(self.namespace.clone())
-                .backend("redis");
+                let mut b = configure_persistent!(RedisCache::<Key, Vec<u8>>::builder(), self);
                 if let Some(url) = &self.url {
                     b = b.url(url.clone());
+                }
+                if let Some(m) = self.max_bytes {
+                    b = b.max_bytes(m);
                 }
                 Persistent::Redis(b.build()?)
             }
@@ -158,9 +261,37 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.try_get_or_insert_with(key, compute),
             Persistent::Files(c) => c.try_get_or_insert_with(key, compute),
-            Persistent::Redis(c) => {
-                futures_executor::block_on(c.try_get_or_insert_with(key, async { compute() }))
-            }
+            Persistent::Redis(c) => c.try_get_or_insert_with(key, compute),
+        }
+    }
+
+    /// [`get_or_compute`](Self::get_or_compute) under `stale_while_revalidate` or
+    /// `early`: a stale (or early-drawn) value is returned at once and `compute` runs on
+    /// the engine's background worker. Call without the GIL.
+    pub(crate) fn get_or_refresh<E: 'static>(
+        &self,
+        key: Key,
+        compute: impl FnOnce() -> Result<Vec<u8>, E> + Send + 'static,
+    ) -> Result<Vec<u8>, E> {
+        match self {
+            Persistent::Lmdb(c) => c.try_get_or_refresh_with(key, compute),
+            Persistent::Files(c) => c.try_get_or_refresh_with(key, compute),
+            Persistent::Redis(c) => c.try_get_or_refresh_with(key, compute),
+        }
+    }
+
+    /// Runs `compute` now and stores its pickle over whatever is stored for `key`
+    /// (`force_refresh`); with `stale_if_error`, an error returns the stored pickle while
+    /// it is within that window. Call without the GIL.
+    pub(crate) fn refresh<E>(
+        &self,
+        key: Key,
+        compute: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, E> {
+        match self {
+            Persistent::Lmdb(c) => c.try_refresh_with(key, compute),
+            Persistent::Files(c) => c.try_refresh_with(key, compute),
+            Persistent::Redis(c) => c.try_refresh_with(key, compute),
         }
     }
 
@@ -169,7 +300,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.get(key),
             Persistent::Files(c) => c.get(key),
-            Persistent::Redis(c) => futures_executor::block_on(c.get(key)),
+            Persistent::Redis(c) => c.get(key),
         }
     }
 
@@ -178,7 +309,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.insert(key, value),
             Persistent::Files(c) => c.insert(key, value),
-            Persistent::Redis(c) => futures_executor::block_on(c.insert(key, value)),
+            Persistent::Redis(c) => c.insert(key, value),
         }
     }
 
@@ -186,7 +317,7 @@ impl Persistent {
         match self {
             Persistent::Lmdb(c) => c.clear(),
             Persistent::Files(c) => c.clear(),
-            Persistent::Redis(c) => futures_executor::block_on(c.clear()),
+            Persistent::Redis(c) => c.clear(),
         }
     }
 

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use twat_cache_common::{CacheStats, Namespace, Policy};
 use twat_ucache::MemoryCache;
 
-use crate::engine::{Key, Persistent, Settings, Shared};
+use crate::engine::{Freshness, Key, Persistent, Settings, Shared};
 use crate::key::{KeyBuf, ParamSpec, Pins, Signature, Unkeyed, encode_custom};
 use crate::value;
 
@@ -155,6 +155,74 @@ impl Engine {
         got.map(|v| v.0.value.clone_ref(py))
     }
 
+    /// The function, its arguments and what it returned, owned (`Send + 'static`), for a
+    /// body the engine may run later on its background worker.
+    fn owned_call(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> OwnedCall {
+        OwnedCall {
+            func: self.func.clone_ref(py),
+            args: args.clone().unbind(),
+            kwargs: kwargs.map(|k| k.clone().unbind()),
+        }
+    }
+
+    /// A memory cache with freshness rules: every call takes the engine's freshness path
+    /// (with the GIL released), which decides between the stored value, a stale one, and
+    /// running the function (now, or later in the background).
+    fn call_memory_fresh(
+        &self,
+        py: Python<'_>,
+        cache: &MemoryCache<Key, Shared>,
+        key: Key,
+        pins: Pins,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = self.owned_call(py, args, kwargs);
+        let compute = move || {
+            Python::try_attach(|py| call.run(py).map(|v| Shared::new(v.unbind(), pins)))
+                .unwrap_or_else(|| Err(interpreter_gone()))
+        };
+        let got = if self.settings.fresh.refreshes_later() {
+            py.detach(|| cache.try_get_or_refresh_with(key, compute))
+        } else {
+            py.detach(|| cache.try_get_or_insert_with(key, compute))
+        };
+        got.map(|v| v.0.value.clone_ref(py))
+    }
+
+    /// A persistent cache with freshness rules (see `call_memory_fresh`). The result is
+    /// always read back from its pickle.
+    fn call_persistent_fresh(
+        &self,
+        py: Python<'_>,
+        cache: &Persistent,
+        key: Key,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = self.owned_call(py, args, kwargs);
+        let compute = move || {
+            Python::try_attach(|py| {
+                let v = call.run(py).map_err(Outcome::Raised)?;
+                value::dumps(py, &v).map_err(|e| {
+                    Outcome::Unpicklable(v.unbind(), format!("its result cannot be pickled: {e}"))
+                })
+            })
+            .unwrap_or_else(|| Err(Outcome::Raised(interpreter_gone())))
+        };
+        let got = if self.settings.fresh.refreshes_later() {
+            py.detach(|| cache.get_or_refresh(key, compute))
+        } else {
+            py.detach(|| cache.get_or_compute(key, compute))
+        };
+        self.finish_persistent(py, got, None, args, kwargs)
+    }
+
     fn call_persistent(
         &self,
         py: Python<'_>,
@@ -191,6 +259,19 @@ impl Engine {
                 })
             })
         });
+        self.finish_persistent(py, got, fresh, args, kwargs)
+    }
+
+    /// What a persistent lookup gave: the object computed in this call (`fresh`), else the
+    /// stored pickle read back; a raised exception; or a result that could not be pickled.
+    fn finish_persistent(
+        &self,
+        py: Python<'_>,
+        got: Result<Vec<u8>, Outcome>,
+        fresh: Option<Py<PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
         match got {
             Ok(bytes) => match fresh {
                 Some(v) => Ok(v),
@@ -218,6 +299,29 @@ impl Engine {
     }
 }
 
+/// What a background refresh gets when it starts after the interpreter began shutting
+/// down (the body cannot run; the engine counts a failed refresh).
+fn interpreter_gone() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(
+        "twat_cache: the Python interpreter is shutting down; the refresh did not run",
+    )
+}
+
+/// A call of the wrapped function, owned: what a body that may run later captures.
+struct OwnedCall {
+    func: Py<PyAny>,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+}
+
+impl OwnedCall {
+    fn run<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.func
+            .bind(py)
+            .call(self.args.bind(py), self.kwargs.as_ref().map(|k| k.bind(py)))
+    }
+}
+
 /// Reads an optional duration in seconds (already checked in Python).
 fn seconds(value: Option<f64>, field: &str) -> PyResult<Option<Duration>> {
     value
@@ -235,7 +339,9 @@ impl Engine {
     #[pyo3(signature = (
         func, params, kind, name, namespace, *, maxsize = None, ttl = None, policy = None,
         folder_name = None, compress = false, lock = false, max_bytes = None, url = None,
-        key = None, selection = None, encryption_key = None, passphrase = None
+        key = None, selection = None, encryption_key = None, passphrase = None, l1 = None,
+        stale_while_revalidate = None, stale_if_error = None, tti = None, early = None,
+        ttl_of = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -256,6 +362,12 @@ impl Engine {
         selection: Option<String>,
         encryption_key: Option<Vec<u8>>,
         passphrase: Option<String>,
+        l1: Option<usize>,
+        stale_while_revalidate: Option<f64>,
+        stale_if_error: Option<f64>,
+        tti: Option<f64>,
+        early: Option<f64>,
+        ttl_of: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let encryption_key = encryption_key
             .map(|k| {
@@ -297,6 +409,14 @@ impl Engine {
             selection,
             encryption_key,
             passphrase,
+            l1,
+            fresh: Freshness {
+                stale_while_revalidate: seconds(stale_while_revalidate, "stale_while_revalidate")?,
+                stale_if_error: seconds(stale_if_error, "stale_if_error")?,
+                tti: seconds(tti, "tti")?,
+                early,
+                ttl_of: ttl_of.map(std::sync::Arc::new),
+            },
         };
         let cache = match settings.kind.as_str() {
             "memory" => Cache::Memory(settings.build_memory().map_err(value_error)?),
@@ -333,12 +453,67 @@ impl Engine {
         let Some((key, pins)) = self.key_of(py, args, kwargs)? else {
             return self.func.call(py, args, kwargs);
         };
+        let fresh = self.settings.fresh.any();
         match &self.cache {
+            Cache::Memory(c) if fresh => {
+                self.call_memory_fresh(py, c, key.into_vec(), pins, args, kwargs)
+            }
             Cache::Memory(c) => self.call_memory(py, c, key, pins, args, kwargs),
             Cache::Persistent(_) => match self.persistent(py) {
+                Some(p) if fresh => self.call_persistent_fresh(py, p, key.into_vec(), args, kwargs),
                 Some(p) => self.call_persistent(py, p, key.into_vec(), args, kwargs),
                 None => self.func.call(py, args, kwargs),
             },
+        }
+    }
+
+    /// Runs the function now and stores its result over the stored one (`force_refresh`);
+    /// counted in `refreshes`. With `stale_if_error`, an exception returns the stored
+    /// value while it is within that window.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn _refresh(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        if twat_cache_common::env::caching_disabled() {
+            return self.func.call(py, args, kwargs);
+        }
+        let Some((key, pins)) = self.key_of(py, args, kwargs)? else {
+            return self.func.call(py, args, kwargs);
+        };
+        let call = self.owned_call(py, args, kwargs);
+        match &self.cache {
+            Cache::Memory(c) => {
+                let compute =
+                    || Python::attach(|py| call.run(py).map(|v| Shared::new(v.unbind(), pins)));
+                let got = py.detach(|| c.try_refresh_with(key.into_vec(), compute));
+                got.map(|v| v.0.value.clone_ref(py))
+            }
+            Cache::Persistent(_) => {
+                let Some(p) = self.persistent(py) else {
+                    return self.func.call(py, args, kwargs);
+                };
+                let mut computed: Option<Py<PyAny>> = None;
+                let compute = || {
+                    Python::attach(|py| {
+                        let v = call.run(py).map_err(Outcome::Raised)?;
+                        match value::dumps(py, &v) {
+                            Ok(bytes) => {
+                                computed = Some(v.unbind());
+                                Ok(bytes)
+                            }
+                            Err(e) => Err(Outcome::Unpicklable(
+                                v.unbind(),
+                                format!("its result cannot be pickled: {e}"),
+                            )),
+                        }
+                    })
+                };
+                let got = py.detach(|| p.refresh(key.into_vec(), compute));
+                self.finish_persistent(py, got, computed, args, kwargs)
+            }
         }
     }
 

@@ -431,8 +431,8 @@ def test_freshness_and_tier_keywords_are_accepted_and_reported(cache_root):
         return n
 
     assert f(1) == 1
-    assert f.cache_stats()["not_in_effect"] == ["early", "l1", "stale_if_error",
-                                                "stale_while_revalidate", "tti", "ttl_of"]
+    # Every freshness rule is in effect; the engine keeps no memory tier beside them.
+    assert f.cache_stats()["not_in_effect"] == ["l1"]
 
 
 def test_seed_keywords_are_accepted(cache_root):

@@ -263,3 +263,74 @@ def test_pool_forked_after_the_parent_used_the_cache(cache_root, tmp_path, monke
         results = pool.map(_workers.lmdb_after_fork, list(range(10)) * 4, chunksize=2)
     assert [r["square"] for r in results] == [n * n for n in list(range(10)) * 4]
     assert _workers.lmdb_after_fork(3)["square"] == 9
+
+
+def test_redis_plain_function_across_threads_and_bounds(redis_url, cache_root):
+    # Plain functions reach Redis through the synchronous RedisCache: concurrent callers
+    # missing one key wait for one computation (the GIL released while they wait), and
+    # max_bytes bounds what the cache keeps in Redis.
+    started = threading.Event()
+    release = threading.Event()
+    runs = []
+
+    @ucache(preferred_engine="redis", url=redis_url, name="py-redis-threads")
+    def slow(n):
+        runs.append(n)
+        started.set()
+        release.wait(30)
+        return {"n": n}
+
+    slow.cache_clear()
+    results = []
+    leader = threading.Thread(target=lambda: results.append(slow(3)))
+    leader.start()
+    assert started.wait(30)
+    waiters = [threading.Thread(target=lambda: results.append(slow(3))) for _ in range(5)]
+    for t in waiters:
+        t.start()
+    release.set()
+    for t in [leader, *waiters]:
+        t.join(60)
+        assert not t.is_alive(), "a caller never returned"
+    assert runs == [3]
+    assert results == [{"n": 3}] * 6
+
+    @ucache(preferred_engine="redis", url=redis_url, name="py-redis-bytes", max_bytes=4096)
+    def big(n):
+        return "z" * 1000
+
+    big.cache_clear()
+    for n in range(20):
+        big(n)
+    stats = big.cache_stats()
+    assert stats["backend"] == "redis"
+    assert stats["evictions"] > 0
+    assert stats["bytes"] <= 4096
+
+
+def test_redis_unreachable_serves_from_memory(cache_root):
+    # Port 1 on loopback refuses connections: the calls still return their values.
+    runs = []
+
+    @ucache(preferred_engine="redis", url="redis://127.0.0.1:1", name="py-redis-down")
+    def f(n):
+        runs.append(n)
+        return n * 2
+
+    assert f(4) == 8 and f(4) == 8
+    assert runs == [4]  # the fallback memory cache served the second call
+    assert f.cache_backend == "schnellru"
+    assert "redis://127.0.0.1:1" in f.cache_stats()["fallback_reason"]
+
+
+def test_async_redis_with_l1(redis_url, cache_root):
+    async def body(n):
+        return [n]
+
+    fetch = acache(backend="redis", url=redis_url, name="py-redis-async-l1", l1=10)(body)
+    fetch.cache_clear()
+    assert asyncio.run(fetch(5)) == [5]
+    assert asyncio.run(fetch(5)) == [5]
+    stats = fetch.cache_stats()
+    assert stats["l1_hits"] == 1
+    assert stats["not_in_effect"] == []

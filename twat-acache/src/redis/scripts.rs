@@ -39,8 +39,12 @@ local prefix = ARGV[7]
 local count = redis.call('ZCARD', order)
 local evicted, expired = 0, 0
 while (maxsize > 0 and count > maxsize) or (maxbytes > 0 and total > maxbytes) do
-  local victim = redis.call('ZRANGE', order, 0, 0)[1]
-  if not victim or victim == member then break end
+  -- Writes within one millisecond tie on score and sort by member: the entry just
+  -- written may come first, and is never its own victim.
+  local first = redis.call('ZRANGE', order, 0, 1)
+  local victim = first[1]
+  if victim == member then victim = first[2] end
+  if not victim then break end
   local gone = redis.call('DEL', prefix .. victim)
   redis.call('ZREM', order, victim)
   local size = tonumber(redis.call('HGET', sizes, victim) or '0')
@@ -51,6 +55,23 @@ while (maxsize > 0 and count > maxsize) or (maxbytes > 0 and total > maxbytes) d
 end
 redis.call('HINCRBY', sizes, 'changes', 1)
 return {evicted, expired}
+"#;
+
+/// Forgets a member whose entry Redis expired (`PX`): drops it from the order and sizes
+/// only if its entry is still gone, in one step, so an entry another caller stored since
+/// the `GET` that missed stays. Counts no change: the entry was already gone, and every
+/// tier holding it expires it by the same deadline.
+///
+/// KEYS: order, sizes. ARGV: entry key prefix, member. Returns 1 when the member was
+/// forgotten (the miss is an expiry), else 0.
+pub(crate) const FORGET_EXPIRED: &str = r#"
+local order, sizes, prefix, member = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+if redis.call('EXISTS', prefix .. member) == 1 then return 0 end
+if redis.call('ZREM', order, member) == 0 then return 0 end
+local size = tonumber(redis.call('HGET', sizes, member) or '0')
+redis.call('HDEL', sizes, member)
+redis.call('HINCRBY', sizes, 'total', -size)
+return 1
 "#;
 
 /// Removes entries by member, keeping the order and sizes in step.

@@ -286,21 +286,16 @@ impl RedisStore {
     }
 
     /// After a `GET` found nothing: an entry still in the order was there and Redis
-    /// expired it (`PX`), so the miss is counted as expired; its member goes too. One more
-    /// round trip, on misses only.
+    /// expired it (`PX`), so the miss is counted as expired and its member goes too. The
+    /// check and the removal are one script: between the `GET` and it, another caller may
+    /// have stored the key, and that entry must stay (a separate `ZSCORE` then `REMOVE`
+    /// deleted it, so concurrent callers computed one key twice). One more round trip, on
+    /// misses only.
     fn absent<T>(&self, d: &Digest) -> Found<T> {
-        let member = hex(d);
-        let listed = self.run(|c| {
-            redis::cmd("ZSCORE")
-                .arg(&self.order)
-                .arg(&member)
-                .query::<Option<f64>>(c.like())
-        });
-        match listed {
-            Outcome::Done(Some(_)) => {
-                let _ = self.remove_members(&[member]);
-                Found::Expired
-            }
+        let mut cmd = self.script(scripts::FORGET_EXPIRED, &[&self.order, &self.sizes]);
+        cmd.arg(&self.prefix).arg(hex(d));
+        match self.run(|c| cmd.query::<u64>(c.like())) {
+            Outcome::Done(1) => Found::Expired,
             _ => Found::Miss,
         }
     }

@@ -35,9 +35,17 @@ ENGINES = {
 #: ``backend`` values of ``acache``.
 ASYNC_BACKENDS = ("memory", "redis", "lmdb", "files")
 
-#: Keywords accepted and checked, whose behaviour the engine does not have yet: they are
-#: recorded in ``cache_stats()["not_in_effect"]`` (see the README).
-NOT_YET_IN_EFFECT = ("stale_while_revalidate", "stale_if_error", "tti", "early", "ttl_of", "l1")
+#: Freshness keywords that act on the call path, which an ``async def`` wrapper runs in
+#: Python (lookup, await, store): there they are recorded in ``not_in_effect``.
+NOT_IN_EFFECT_ASYNC = ("stale_while_revalidate", "stale_if_error", "early")
+
+#: Freshness keywords that need an expiry to act on: a ``ttl`` or a ``ttl_of``.
+NEED_TTL = ("stale_while_revalidate", "stale_if_error", "early")
+
+#: Engines that take ``l1`` (a memory tier in front of the store); on a memory cache it
+#: has nothing to sit in front of, and with freshness rules the engine keeps no tier: both
+#: are recorded in ``not_in_effect``.
+L1_KINDS = ("lmdb", "files", "redis")
 
 
 def fail(argument: str, value: Any, allowed: str) -> ValueError:

@@ -114,11 +114,7 @@ class _RefreshingFunction(CachedFunction):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._twat_force_refresh(*args, **kwargs):
-            value = self.__wrapped__(*args, **kwargs)
-            keyed = self._key(args, kwargs)
-            if keyed is not None:
-                self._store(keyed[0], value, keyed[1])
-            return value
+            return self._refresh(*args, **kwargs)
         return super().__call__(*args, **kwargs)
 
 
@@ -187,17 +183,29 @@ class _Spec:
             raise check.fail("encryption_key", encryption_key, "32 bytes")
         self.encryption_key = None if encryption_key is None else bytes(encryption_key)
         self.passphrase = check.optional_str(passphrase, "passphrase")
+        self.stale_while_revalidate = check.duration(stale_while_revalidate, "stale_while_revalidate")
+        self.stale_if_error = check.duration(stale_if_error, "stale_if_error")
+        self.tti = check.duration(tti, "tti")
+        self.early = check.early(early)
+        self.ttl_of = check.optional_callable(ttl_of, "ttl_of")
+        for arg in check.NEED_TTL:
+            value = getattr(self, arg)
+            if value is not None and self.ttl is None and self.ttl_of is None:
+                raise ValueError(
+                    f"{arg}: {value!r} without a ttl is not allowed; expected a ttl (or "
+                    "ttl_of) as well: it acts around expiry"
+                )
         given = {}
-        for arg, value in (
-            ("stale_while_revalidate", check.duration(stale_while_revalidate, "stale_while_revalidate")),
-            ("stale_if_error", check.duration(stale_if_error, "stale_if_error")),
-            ("tti", check.duration(tti, "tti")),
-            ("early", check.early(early)),
-            ("ttl_of", check.optional_callable(ttl_of, "ttl_of")),
-            ("l1", check.maxsize(l1, "l1")),
-        ):
-            if value is not None:
-                given[arg] = value
+        self.l1 = check.maxsize(l1, "l1")
+        fresh_rules = any(
+            v is not None for v in (self.stale_while_revalidate, self.stale_if_error, self.tti,
+                                    self.early, self.ttl_of)
+        )
+        # The engine keeps no tier in front of a cache with freshness rules (they decide per
+        # read, which a tier hit would skip), nor in front of memory.
+        if self.l1 is not None and (kind not in check.L1_KINDS or fresh_rules):
+            given["l1"] = self.l1
+            self.l1 = None
         self.not_in_effect = tuple(sorted(given))
 
     def engine(self, func: Callable[..., Any]) -> Any:
@@ -229,6 +237,12 @@ class _Spec:
             selection=self.selection,
             encryption_key=self.encryption_key,
             passphrase=self.passphrase,
+            l1=self.l1,
+            stale_while_revalidate=self.stale_while_revalidate,
+            stale_if_error=self.stale_if_error,
+            tti=self.tti,
+            early=self.early,
+            ttl_of=self.ttl_of,
         )
         engine._twat_not_in_effect = self.not_in_effect
         engine._twat_kind = self.kind
@@ -240,6 +254,9 @@ class _Spec:
             raise TypeError(f"{self.decorator} decorates a function, not {func!r}")
         engine = self.engine(func)
         if inspect.iscoroutinefunction(func):
+            engine._twat_not_in_effect = tuple(sorted(set(self.not_in_effect) | {
+                arg for arg in check.NOT_IN_EFFECT_ASYNC if getattr(self, arg) is not None
+            }))
             return _async_wrapper(engine, func, self.force_refresh)
         functools.update_wrapper(engine, func)
         return engine
