@@ -39,6 +39,8 @@ pub(crate) struct Settings<K, V> {
     /// The Redis url (`None`: `TWAT_CACHE_REDIS_URL`, else the default).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) url: Option<String>,
+    /// `l1`: a memory tier in front of the store.
+    pub(crate) l1: Option<usize>,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) policy: twat_cache_common::Policy,
     /// The builder's key (feature `encrypt`); `None`: the store reads `TWAT_CACHE_KEY`.
@@ -64,6 +66,7 @@ impl<K, V> Settings<K, V> {
             folder_name: b.folder_name.clone(),
             cache_dir: b.cache_dir.clone(),
             url: b.url.clone(),
+            l1: b.l1,
             policy: b.policy,
             #[cfg(feature = "encrypt")]
             key: b.key.clone(),
@@ -85,7 +88,7 @@ macro_rules! blocking_store {
             V: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
         {
             fn get(&self, key: &K) -> Option<V> {
-                <$ty>::get(self, key)
+                <$ty>::get_promoting(self, key)
             }
             fn insert(&self, key: K, value: V) {
                 <$ty>::insert(self, key, value)
@@ -154,6 +157,9 @@ macro_rules! blocking_store {
                 };
             }
             b = b.env_key_fallback(s.env_key_fallback);
+            if let Some(n) = s.l1 {
+                b = b.l1(n);
+            }
             let r = &s.rules;
             if let Some(d) = r.config.stale_while_revalidate {
                 b = b.stale_while_revalidate(d);

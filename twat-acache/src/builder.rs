@@ -54,6 +54,7 @@ pub struct AsyncCacheBuilder<K, V> {
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) backend: Option<String>,
     pub(crate) url: Option<String>,
+    pub(crate) l1: Option<usize>,
     pub(crate) selection: Option<String>,
     pub(crate) single_flight: bool,
     pub(crate) register: bool,
@@ -92,6 +93,7 @@ impl<K, V> Default for AsyncCacheBuilder<K, V> {
             cache_dir: None,
             backend: None,
             url: None,
+            l1: None,
             selection: None,
             single_flight: true,
             register: true,
@@ -204,6 +206,21 @@ where
     /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// With a persistent backend (`"lmdb"`, `"files"`, `"redis"`): keep the `entries` most
+    /// recently used entries in process memory as well (a memory tier: see
+    /// `docs/tiers.md`). Ignored by the memory backend; 0 is refused.
+    ///
+    /// ```
+    /// let c = twat_acache::AsyncCache::<u8, u8>::builder().l1(100).build().unwrap();
+    /// assert!(c.backend().is_memory(), "memory needs no tier");
+    /// let err = twat_acache::AsyncCache::<u8, u8>::builder().l1(0).build().unwrap_err();
+    /// assert_eq!(err.field(), "l1");
+    /// ```
+    pub fn l1(mut self, entries: usize) -> Self {
+        self.l1 = Some(entries);
         self
     }
 

@@ -160,6 +160,13 @@ where
                 "a non-empty passphrase",
             ));
         }
+        if b.l1 == Some(0) {
+            return Err(ConfigError::invalid(
+                "l1",
+                "0",
+                "a number of entries > 0 (leave it unset for no memory tier)",
+            ));
+        }
         let name = b.name.clone().unwrap_or_else(|| "unnamed".to_owned());
         let mut mb = MemoryCache::<K, V>::builder()
             .policy(b.policy)

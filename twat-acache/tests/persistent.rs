@@ -27,6 +27,33 @@ fn lmdb_backend_round_trip_and_shared_across_caches() {
     });
 }
 
+/// `l1` on a persistent backend: repeat hits come from memory, store hits are promoted.
+#[cfg(feature = "lmdb")]
+#[test]
+fn lmdb_backend_with_a_memory_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = || {
+        AsyncCache::<u32, u64>::builder()
+            .name("tiered")
+            .cache_dir(dir.path())
+            .folder_name("acache-l1")
+            .backend("lmdb")
+            .l1(64)
+            .build()
+            .unwrap()
+    };
+    let a = build();
+    futures_executor::block_on(async {
+        assert_eq!(a.get_or_insert_with(1, async { 7 }).await, 7);
+        assert_eq!(a.get_or_insert_with(1, async { 8 }).await, 7);
+        assert_eq!(a.stats().l1_hits, 1, "{:?}", a.stats());
+        let b = build(); // another object: its first read comes from LMDB, then memory
+        assert_eq!(b.get(&1).await, Some(7));
+        assert_eq!(b.get(&1).await, Some(7));
+        assert_eq!(b.stats().l1_hits, 1, "{:?}", b.stats());
+    });
+}
+
 #[cfg(feature = "files")]
 #[test]
 fn files_backend_round_trip() {

@@ -104,7 +104,7 @@ fn own(kind: Kind) -> &'static [&'static str] {
             "lock",
             "l1",
         ],
-        Kind::Async => &["policy", "backend", "url", "folder_name", "compress"],
+        Kind::Async => &["policy", "backend", "url", "folder_name", "compress", "l1"],
         Kind::Redis => &["policy", "url", "max_bytes", "l1"],
         Kind::Umbrella => &[
             "policy",

@@ -145,7 +145,7 @@ fn builder_calls(kind: Kind, s: &Settings, root: &TokenStream, f: &ItemFn) -> To
     if let (Some(l), Kind::Lmdb | Kind::Files) = (s.lock, kind) {
         calls.push(quote!(.lock(#l)));
     }
-    if let (Some(n), Kind::Lmdb | Kind::Files | Kind::Redis) = (s.l1, kind) {
+    if let (Some(n), Kind::Lmdb | Kind::Files | Kind::Redis | Kind::Async) = (s.l1, kind) {
         let n = n as usize;
         calls.push(quote!(.l1(#n)));
     }

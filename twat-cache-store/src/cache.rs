@@ -440,6 +440,27 @@ where
         }
     }
 
+    /// [`get`](Self::get) for an owned key type: a store hit is also promoted into the
+    /// memory tier (`l1`), which `get` cannot do with a borrowed key.
+    pub fn get_promoting(&self, key: &K) -> Option<V> {
+        let (Engine::Store(store), Some(t), None) =
+            (&self.core.engine, &self.core.l1, &self.core.fresh)
+        else {
+            return self.get(key);
+        };
+        if let Some(v) = t.get(key) {
+            return Some(v);
+        }
+        let epoch = t.epoch();
+        let Some(sk) = self.stored_key(key) else {
+            self.core.counters.miss();
+            return None;
+        };
+        let (v, expires_ms) = self.get_stored(store, &sk)?;
+        t.fill(key, &v, expires_ms, epoch);
+        Some(v)
+    }
+
     /// Stores `value` under `key`, replacing any previous value (in every process: the
     /// last write wins); evicts per the policy beyond `maxsize` / `max_bytes`. A value that
     /// cannot be stored (does not serialize, too large, disk full) is logged and dropped:
