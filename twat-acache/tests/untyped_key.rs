@@ -74,7 +74,7 @@ static STORED: AtomicUsize = AtomicUsize::new(0);
 
 /// A persistent backend needs a `Serialize` key: inferred here too. (Without the `files`
 /// feature the cache serves from memory, and says so.)
-#[acache(backend = "files", folder_name = "acache-untyped", key = name.len())]
+#[acache(backend = "files", folder_name = "acache-untyped", key = name.len(), l1 = 16)]
 async fn by_length(name: String) -> String {
     STORED.fetch_add(1, Ordering::SeqCst);
     name.to_uppercase()
@@ -98,6 +98,7 @@ fn persistent_backends_take_untyped_keys() {
         assert_eq!(cache.len(), 1);
         if cfg!(feature = "files") {
             assert_eq!(cache.backend(), Backend::Files);
+            assert_eq!(cache.stats().l1_hits, 1, "the repeat call came from memory");
             assert!(cache.stats().folder.unwrap().ends_with("acache-untyped"));
         } else {
             assert!(cache.backend().is_memory());
