@@ -297,14 +297,8 @@ where
         if self.core.fresh.is_some() {
             return self.fresh_get_or_compute(key, compute);
         }
-        let core = &*self.core;
-        let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
-        let memo = Memo {
-            ttl: core.ttl,
-            counters: &core.counters,
-            single_flight: core.single_flight,
-        };
-        core.store.get_or_compute(key, &memo, compute)
+        let compute = || self.timed(compute);
+        self.core.store.get_or_compute(key, &self.memo(), compute)
     }
 
     /// The miss half of [`try_get_or_insert_with`](Self::try_get_or_insert_with), for a
@@ -320,14 +314,25 @@ where
         if self.core.fresh.is_some() {
             return self.fresh_get_or_compute(key, compute);
         }
+        let compute = || self.timed(compute);
+        self.core
+            .store
+            .compute_after_miss(key, &self.memo(), compute)
+    }
+
+    /// What the shards' memoized paths need of the cache.
+    fn memo(&self) -> Memo<'_> {
+        Memo {
+            ttl: self.core.ttl,
+            counters: &self.core.counters,
+            single_flight: self.core.single_flight,
+        }
+    }
+
+    /// Runs the body, its run time published with feature `metrics`.
+    fn timed<T>(&self, body: impl FnOnce() -> T) -> T {
         let core = &*self.core;
-        let compute = || metrics::timed(&core.name, core.kind, core.store.backend(), compute);
-        let memo = Memo {
-            ttl: core.ttl,
-            counters: &core.counters,
-            single_flight: core.single_flight,
-        };
-        core.store.compute_after_miss(key, &memo, compute)
+        metrics::timed(&core.name, core.kind, core.store.backend(), body)
     }
 }
 
