@@ -14,6 +14,18 @@ static SQUARES: AtomicUsize = AtomicUsize::new(0);
 static BUCKETS: AtomicUsize = AtomicUsize::new(0);
 static PARSES: AtomicUsize = AtomicUsize::new(0);
 static TIERED: AtomicUsize = AtomicUsize::new(0);
+static UPSTREAM_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static QUOTES: AtomicUsize = AtomicUsize::new(0);
+
+#[ucache(preferred_engine = "redis", ttl = "50ms", stale_if_error = "1h")]
+fn quote(symbol: &str) -> Result<String, String> {
+    QUOTES.fetch_add(1, Ordering::SeqCst);
+    if UPSTREAM_DOWN.load(Ordering::SeqCst) {
+        Err("upstream down".into())
+    } else {
+        Ok(format!("{symbol}: 42"))
+    }
+}
 
 #[ucache(preferred_engine = "redis", l1 = 100)]
 fn tiered(x: u64) -> u64 {
@@ -70,6 +82,20 @@ fn plain_fns_on_redis_through_the_macro() {
     assert_eq!(TIERED.load(Ordering::SeqCst), 1);
     let s = tiered_cache().stats();
     assert_eq!((s.hits, s.l1_hits), (2, 2), "{s:?}");
+
+    // A freshness rule on Redis through the macro: an expired value stands in for an error.
+    assert_eq!(quote("ACME").as_deref(), Ok("ACME: 42"));
+    UPSTREAM_DOWN.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(120)); // past the ttl
+    assert_eq!(
+        quote("ACME").as_deref(),
+        Ok("ACME: 42"),
+        "stale, not the error"
+    );
+    assert_eq!(QUOTES.load(Ordering::SeqCst), 2, "the body ran and failed");
+    let s = quote_cache().stats();
+    assert_eq!((s.stale_served, s.refresh_errors), (1, 1), "{s:?}");
+    UPSTREAM_DOWN.store(false, Ordering::SeqCst);
 
     assert_eq!(bucket(3), 3);
     assert_eq!(bucket(13), 3, "same key, cached value");
