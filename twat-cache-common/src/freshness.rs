@@ -422,6 +422,29 @@ impl FreshCounters {
     }
 }
 
+/// What every cache with rules keeps besides its entries: the rules, their counters, and
+/// the keys being refreshed. Held once by each cache (memory or persistent) and reached
+/// through [`StampedCache::fresh_state`].
+pub struct FreshState<K, V> {
+    /// The rules.
+    pub rules: Rules<K, V>,
+    /// `stale_served`, `refreshes`, `refresh_errors`.
+    pub counters: FreshCounters,
+    /// Keys being refreshed in the background or early.
+    pub refreshing: RefreshSet<K>,
+}
+
+impl<K, V> FreshState<K, V> {
+    /// The state of a cache with `rules`, before any call.
+    pub fn new(rules: Rules<K, V>) -> Self {
+        FreshState {
+            rules,
+            counters: FreshCounters::default(),
+            refreshing: RefreshSet::default(),
+        }
+    }
+}
+
 /// What the freshness paths need of a cache: raw stamped reads and writes, and its
 /// shared parts. Implemented by `MemoryCache` and `PersistentCache` (for every store);
 /// cheap to clone (an `Arc`), so a background refresh can own one.
@@ -441,16 +464,36 @@ pub trait StampedCache<K, V>: Clone + Send + Sync + 'static {
     fn remove_dead(&self, key: &K);
     /// `lock = true`: the cross-process claim of `key` (may block).
     fn claim(&self, key: &K) -> Option<Self::Claim>;
+    /// The rules, their counters and the keys being refreshed.
+    fn fresh_state(&self) -> &FreshState<K, V>;
     /// The rules.
-    fn rules(&self) -> &Rules<K, V>;
+    fn rules<'a>(&'a self) -> &'a Rules<K, V>
+    where
+        K: 'a,
+        V: 'a,
+    {
+        &self.fresh_state().rules
+    }
     /// Hit/miss counters.
     fn counters(&self) -> &Counters;
     /// Freshness counters.
-    fn fresh_counters(&self) -> &FreshCounters;
+    fn fresh_counters<'a>(&'a self) -> &'a FreshCounters
+    where
+        K: 'a,
+        V: 'a,
+    {
+        &self.fresh_state().counters
+    }
     /// The in-process single-flight of misses.
     fn flight(&self) -> &SingleFlight<K, V>;
     /// Keys being refreshed in the background or early.
-    fn refreshing(&self) -> &RefreshSet<K>;
+    fn refreshing<'a>(&'a self) -> &'a RefreshSet<K>
+    where
+        K: 'a,
+        V: 'a,
+    {
+        &self.fresh_state().refreshing
+    }
     /// The log-line prefix.
     fn context(&self) -> &str;
 }

@@ -274,13 +274,7 @@ where
             touched,
             l1,
             next_ttl_sweep: Mutex::new(Instant::now()),
-            fresh: rules.active().then(|| {
-                Box::new(FreshState {
-                    rules,
-                    counters: Default::default(),
-                    refreshing: Default::default(),
-                })
-            }),
+            fresh: rules.active().then(|| Box::new(FreshState::new(rules))),
         });
         let managed: Arc<dyn ManagedCache> = core.clone();
         if options.register {

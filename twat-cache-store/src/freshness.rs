@@ -15,10 +15,9 @@ use std::hash::Hash;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twat_cache_common::freshness::{
-    FreshCounters, FreshOps, Rules, Stamp, Stamped, StampedCache, get_or_compute, get_or_refresh,
+    FreshOps, Rules, Stamp, Stamped, StampedCache, get_or_compute, get_or_refresh,
 };
 use twat_cache_common::lockfile::KeyLock;
-use twat_cache_common::refresh::RefreshSet;
 use twat_cache_common::stats::{Counters, Problem};
 use twat_cache_common::{CacheError, SingleFlight};
 
@@ -30,12 +29,7 @@ use crate::value::{decode_value, encode_value};
 /// The tag of the namespace variant stamped entries are stored under.
 pub const STAMPED_NAMESPACE: &str = "stamped1";
 
-/// The freshness state of a persistent cache with rules.
-pub(crate) struct FreshState<K, V> {
-    pub(crate) rules: Rules<K, V>,
-    pub(crate) counters: FreshCounters,
-    pub(crate) refreshing: RefreshSet<K>,
-}
+pub(crate) use twat_cache_common::freshness::FreshState;
 
 impl Options {
     /// The typed freshness functions (`ttl_of`, `force_refresh`) a builder of
@@ -185,24 +179,16 @@ where
         self.0.claim_key(&self.0.stored_key(key)?)
     }
 
-    fn rules(&self) -> &Rules<K, V> {
-        &self.state().rules
+    fn fresh_state(&self) -> &FreshState<K, V> {
+        self.state()
     }
 
     fn counters(&self) -> &Counters {
         self.0.counters_ref()
     }
 
-    fn fresh_counters(&self) -> &FreshCounters {
-        &self.state().counters
-    }
-
     fn flight(&self) -> &SingleFlight<K, V> {
         self.0.flight_ref()
-    }
-
-    fn refreshing(&self) -> &RefreshSet<K> {
-        &self.state().refreshing
     }
 
     fn context(&self) -> &str {

@@ -415,7 +415,7 @@ where
     fn sweep_interval(&self) -> Option<Duration> {
         let ttl = match &self.fresh {
             // Stamped entries are kept until their stale window closes.
-            Some(f) => f.rules.store_ttl().or(self.ttl),
+            Some(f) => f.state.rules.store_ttl().or(self.ttl),
             None => self.ttl,
         };
         ttl.map(registry::sweep_interval_for)

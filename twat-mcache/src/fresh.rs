@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use twat_cache_common::clock::{deadline, now_nanos, unix_millis};
-use twat_cache_common::freshness::{FreshCounters, Rules, Stamp, Stamped, StampedCache, Verdict};
-use twat_cache_common::refresh::RefreshSet;
+use twat_cache_common::freshness::{FreshState, Rules, Stamp, Stamped, StampedCache, Verdict};
 use twat_cache_common::stats::Counters;
 use twat_cache_common::{CacheStats, Policy, SingleFlight};
 
@@ -41,9 +40,7 @@ impl<V> Kept<V> {
 /// The entries and state of a cache with freshness rules.
 pub(crate) struct FreshSide<K, V> {
     store: MemoryStore<K, Kept<V>>,
-    pub(crate) rules: Rules<K, V>,
-    pub(crate) counters: FreshCounters,
-    refreshing: RefreshSet<K>,
+    pub(crate) state: FreshState<K, V>,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
@@ -55,9 +52,7 @@ impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
     ) -> Self {
         FreshSide {
             store: MemoryStore::new(policy, maxsize, force_std),
-            rules,
-            counters: FreshCounters::default(),
-            refreshing: RefreshSet::default(),
+            state: FreshState::new(rules),
         }
     }
 
@@ -84,7 +79,7 @@ impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
         };
         let now = unix_millis();
         let stamp = kept.stamp();
-        match self.rules.judge(&stamp, now) {
+        match self.state.rules.judge(&stamp, now) {
             Verdict::Fresh | Verdict::Early => {
                 counters.hit();
                 self.touch(&kept, &stamp, now);
@@ -105,15 +100,15 @@ impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
 
     fn touch(&self, kept: &Kept<V>, stamp: &Stamp, now: u64) {
         if let Some(idle) = &kept.idle_until
-            && self.rules.needs_touch(stamp, now)
+            && self.state.rules.needs_touch(stamp, now)
         {
-            idle.store(self.rules.touched(stamp, now).idle_until_ms, Relaxed);
+            idle.store(self.state.rules.touched(stamp, now).idle_until_ms, Relaxed);
         }
     }
 
     /// Stores `value` with `stamp` (inserts and evictions are counted in the shards).
     pub(crate) fn insert(&self, key: K, value: V, stamp: Stamp) {
-        let horizon = self.rules.dead_at(&Stamp {
+        let horizon = self.state.rules.dead_at(&Stamp {
             idle_until_ms: 0,
             ..stamp
         });
@@ -135,7 +130,7 @@ impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
 
     /// The stamp a value inserted directly (`insert`) gets.
     pub(crate) fn stamp_now(&self, value: &V) -> Stamp {
-        self.rules.stamp(value, Duration::ZERO, unix_millis())
+        self.state.rules.stamp(value, Duration::ZERO, unix_millis())
     }
 
     pub(crate) fn remove<Q: ?Sized + Hash + Eq>(&self, key: &Q) -> bool
@@ -158,7 +153,7 @@ impl<K: Hash + Eq + Clone, V: Clone> FreshSide<K, V> {
     }
 
     pub(crate) fn fill(&self, stats: &mut CacheStats) {
-        self.counters.fill(stats);
+        self.state.counters.fill(stats);
         let (inserts, evictions, expired) = self.store.tally();
         stats.inserts += inserts;
         stats.evictions += evictions;
@@ -224,24 +219,16 @@ where
         None
     }
 
-    fn rules(&self) -> &Rules<K, V> {
-        &self.side().rules
+    fn fresh_state(&self) -> &FreshState<K, V> {
+        &self.side().state
     }
 
     fn counters(&self) -> &Counters {
         self.0.counters()
     }
 
-    fn fresh_counters(&self) -> &FreshCounters {
-        &self.side().counters
-    }
-
     fn flight(&self) -> &SingleFlight<K, V> {
         self.0.flight()
-    }
-
-    fn refreshing(&self) -> &RefreshSet<K> {
-        &self.side().refreshing
     }
 
     fn context(&self) -> &str {
