@@ -430,11 +430,7 @@ mod imp {
         folder: &Path,
         function: Option<&str>,
     ) -> Result<ClearReport, MaintenanceError> {
-        let mut report = ClearReport {
-            path: folder.to_path_buf(),
-            function: function.map(str::to_owned),
-            ..Default::default()
-        };
+        let mut report = ClearReport::new(folder, function);
         if !has_data(folder) {
             return Ok(report);
         }

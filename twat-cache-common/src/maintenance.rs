@@ -296,6 +296,23 @@ pub struct ClearReport {
     pub bytes: u64,
 }
 
+impl ClearReport {
+    /// An empty report for clearing `folder` (one `function`'s entries, or all).
+    ///
+    /// ```
+    /// use twat_cache_common::maintenance::ClearReport;
+    /// let r = ClearReport::new("/tmp/geo".as_ref(), Some("geocode"));
+    /// assert_eq!((r.function.as_deref(), r.removed), (Some("geocode"), 0));
+    /// ```
+    pub fn new(folder: &std::path::Path, function: Option<&str>) -> Self {
+        ClearReport {
+            path: folder.to_path_buf(),
+            function: function.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+}
+
 /// What `prune` removed, per category.
 ///
 /// ```

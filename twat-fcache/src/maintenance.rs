@@ -471,11 +471,7 @@ mod imp {
         folder: &Path,
         function: Option<&str>,
     ) -> Result<ClearReport, MaintenanceError> {
-        let mut report = ClearReport {
-            path: folder.to_path_buf(),
-            function: function.map(str::to_owned),
-            ..Default::default()
-        };
+        let mut report = ClearReport::new(folder, function);
         for ns in namespace_dirs(folder)? {
             let files = entry_files(&ns);
             if let Some(name) = function {
